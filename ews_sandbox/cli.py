@@ -1,0 +1,59 @@
+"""python -m ews_sandbox serve|bench: the sandbox from the command line."""
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from .faults import FaultSpecError, parse_spec
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m ews_sandbox", description="A local Exchange Web Services server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve EWS until SIGINT or SIGTERM")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    serve.add_argument("--db", help="SQLite state file (default: ~/.local/state/ews-sandbox/sandbox.db)")
+    serve.add_argument("--seed", choices=("demo", "empty"), default="demo",
+                       help="tenant for a new database (default: demo)")
+    serve.add_argument("--reset", action="store_true", help="wipe the database and apply --seed")
+    serve.add_argument("--no-tls", action="store_true", help="serve plain HTTP")
+    serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                       help="inject a fault, e.g. server-busy:every=3,backoff_ms=200 (repeatable)")
+    serve.add_argument("--json", action="store_true", help="print one JSON ready line on stdout")
+    bench = commands.add_parser("bench", help="measure paging and query speed")
+    bench.add_argument("--items", type=int, default=10_000, help="folder size for the paging figures")
+    bench.add_argument("--sizes", default="1000,10000,100000", help="folder sizes for the query figures")
+    return parser
+
+
+def serve(args):
+    from .sandbox import DEFAULT_DB, Sandbox
+    try:
+        faults = [parse_spec(spec) for spec in args.fault]
+    except FaultSpecError as e:
+        print(f"ews_sandbox: --fault: {e}", file=sys.stderr)
+        return 2
+    sandbox = Sandbox(db_path=args.db or DEFAULT_DB, host=args.host, port=args.port, seed=args.seed,
+                      tls=not args.no_tls, faults=faults, reset=args.reset)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with sandbox:
+        if args.json:
+            print(json.dumps(sandbox.ready_line()), flush=True)
+        else:
+            print(f"EWS sandbox at {sandbox.ews_url}\n  state: {sandbox.db_path}\n  CA: {sandbox.ca_bundle}\n"
+                  f"  admin token: {sandbox.admin_token}\n  users: "
+                  + ", ".join(u["email"] for u in sandbox.users) + "\nCtrl-C stops it.", flush=True)
+        stop.wait()
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    from .bench import run
+    return run(args)

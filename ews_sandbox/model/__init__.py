@@ -1,0 +1,1 @@
+"""The model: mailboxes, folders, items and attachments kept in SQLite."""

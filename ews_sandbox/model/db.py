@@ -1,0 +1,139 @@
+"""The SQLite file behind a sandbox: schema, connections and transactions.
+
+Several processes may open the same file (a script that listens while another sends):
+WAL journaling lets readers go on while one writer commits, and every request runs
+in one transaction, so each sees the others' committed changes and never half of one.
+"""
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    password TEXT,
+    kind TEXT NOT NULL DEFAULT 'user',      -- 'user' or 'dl'
+    members TEXT                            -- JSON list of emails, for a distribution list
+);
+CREATE TABLE IF NOT EXISTS delegates (
+    owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    delegate_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (owner_id, delegate_id)
+);
+CREATE TABLE IF NOT EXISTS folders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    mailbox_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    parent_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+    distinguished TEXT,
+    element TEXT NOT NULL,                  -- Folder, CalendarFolder, ContactsFolder, TasksFolder, SearchFolder
+    name TEXT NOT NULL,
+    folder_class TEXT,
+    change_key TEXT NOT NULL,
+    xml BLOB                                -- other properties as sent (extended properties)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS folders_distinguished ON folders(mailbox_id, distinguished);
+CREATE INDEX IF NOT EXISTS folders_parent ON folders(parent_id, name COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: a stale id must stay not-found
+    mailbox_id INTEGER NOT NULL,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    element TEXT NOT NULL,                  -- Message, CalendarItem, Contact, Task, PostItem, Item
+    change_key TEXT NOT NULL,
+    is_associated INTEGER NOT NULL DEFAULT 0,
+    is_draft INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    received TEXT,
+    -- Query columns, derived from the XML on every write; text is case-folded.
+    item_class TEXT,
+    subject TEXT,
+    sent TEXT,
+    is_read INTEGER,
+    importance TEXT,
+    sender TEXT,
+    has_attachments INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    xml BLOB NOT NULL                       -- the item's properties, as an element of its type
+);
+CREATE INDEX IF NOT EXISTS items_folder_received ON items(folder_id, received, id);
+CREATE INDEX IF NOT EXISTS items_folder_subject ON items(folder_id, subject);
+CREATE INDEX IF NOT EXISTS items_folder_sender ON items(folder_id, sender);
+CREATE INDEX IF NOT EXISTS items_folder_read ON items(folder_id, is_read);
+CREATE INDEX IF NOT EXISTS items_folder_sent ON items(folder_id, sent);
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE ON UPDATE CASCADE,
+    kind TEXT NOT NULL,                     -- FileAttachment or ItemAttachment
+    name TEXT,
+    content_type TEXT,
+    content_id TEXT,
+    is_inline INTEGER NOT NULL DEFAULT 0,
+    modified TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content BLOB                            -- file bytes, or the attached item's XML
+);
+CREATE INDEX IF NOT EXISTS attachments_item ON attachments(item_id);
+"""
+
+
+class Database:
+    """One SQLite file; a connection per thread, a transaction per request."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._functions = []
+        self.connection().executescript(SCHEMA)  # executescript commits by itself
+
+    def register_function(self, name, arity, fn):
+        """A Python function callable from SQL on every connection (restrictions use it)."""
+        self._functions.append((name, arity, fn))
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.create_function(name, arity, fn, deterministic=True)
+
+    def connection(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            for name, arity, fn in self._functions:
+                conn.create_function(name, arity, fn, deterministic=True)
+            self._local.conn = conn
+        else:
+            registered = getattr(self._local, "registered", 0)
+            for name, arity, fn in self._functions[registered:]:
+                conn.create_function(name, arity, fn, deterministic=True)
+        self._local.registered = len(self._functions)
+        return conn
+
+    @contextmanager
+    def transaction(self):
+        """BEGIN IMMEDIATE: writers from every process queue here instead of failing
+        half-way with SQLITE_BUSY; a nested call joins the outer transaction."""
+        conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,101 @@
+"""Sending: stamp a message as sent, keep the sender's copy, and deliver a copy to the
+Inbox of every sandbox user among its recipients (distribution lists expanded).
+
+Recipients outside the sandbox are accepted and go nowhere, as mail to the Internet
+would. Bcc recipients get their copy, and no copy shows the Bcc line but the sender's.
+"""
+import copy
+import uuid
+
+from lxml import etree
+
+from ..wire.ns import t
+from . import attachments, directory, folders, items
+from .properties import child, now_text
+
+RECIPIENT_FIELDS = ("ToRecipients", "CcRecipients", "BccRecipients")
+
+
+def mailbox_element(tag, row):
+    node = etree.Element(t(tag))
+    mailbox = etree.SubElement(node, t("Mailbox"))
+    etree.SubElement(mailbox, t("Name")).text = row["name"]
+    etree.SubElement(mailbox, t("EmailAddress")).text = row["email"]
+    etree.SubElement(mailbox, t("RoutingType")).text = "SMTP"
+    etree.SubElement(mailbox, t("MailboxType")).text = "Mailbox"
+    return node
+
+
+def recipient_addresses(item):
+    found = []
+    for field in RECIPIENT_FIELDS:
+        container = child(item, field)
+        if container is not None:
+            found += [a.text.strip() for a in container.iter(t("EmailAddress")) if a.text and a.text.strip()]
+    return found
+
+
+def complete_recipients(conn, item):
+    """Fill the display names and mailbox types of recipients the directory knows."""
+    for field in RECIPIENT_FIELDS + ("ReplyTo",):
+        container = child(item, field)
+        if container is None:
+            continue
+        for mailbox in container.iter(t("Mailbox")):
+            address = mailbox.findtext(t("EmailAddress"))
+            row = conn.execute("SELECT * FROM users WHERE email = ?", ((address or "").strip(),)).fetchone()
+            if row is None:
+                continue
+            for existing in list(mailbox):
+                mailbox.remove(existing)
+            etree.SubElement(mailbox, t("Name")).text = row["name"]
+            etree.SubElement(mailbox, t("EmailAddress")).text = row["email"]
+            etree.SubElement(mailbox, t("RoutingType")).text = "SMTP"
+            etree.SubElement(mailbox, t("MailboxType")).text = "PublicDL" if row["kind"] == "dl" else "Mailbox"
+
+
+def stamp_sent(conn, item, sender_row, sent_at=None):
+    """What Exchange sets on a message as it leaves: sender, time, message id, read."""
+    for tag in ("From", "Sender"):
+        if child(item, tag) is None:
+            item.append(mailbox_element(tag, sender_row))
+    for tag, value in (("DateTimeSent", sent_at or now_text()),
+                       ("InternetMessageId", f"<{uuid.uuid4().hex}@{sender_row['email'].split('@')[-1]}>"),
+                       ("IsRead", "true")):
+        existing = child(item, tag)
+        if existing is None:
+            existing = etree.SubElement(item, t(tag))
+        if tag != "InternetMessageId" or not existing.text:
+            existing.text = value
+    if child(item, "ConversationTopic") is None:
+        etree.SubElement(item, t("ConversationTopic")).text = _topic(item.findtext(t("Subject")) or "")
+    complete_recipients(conn, item)
+
+
+def _topic(subject):
+    """The subject without reply and forward prefixes."""
+    text = subject.strip()
+    while True:
+        head = text[:4].upper()
+        if head in ("RE: ", "FW: ") or text[:5].upper() == "FWD: ":
+            text = text[5 if text[:5].upper() == "FWD: " else 4:].strip()
+        else:
+            return text
+
+
+def deliver(conn, item, source_item_id=None, received=None):
+    """Put a copy of a sent message in each recipient's Inbox; returns the new rows."""
+    delivered = []
+    for user in directory.expand_recipients(conn, recipient_addresses(item)):
+        received_copy = copy.deepcopy(item)
+        bcc = child(received_copy, "BccRecipients")
+        if bcc is not None:
+            received_copy.remove(bcc)
+        child(received_copy, "IsRead").text = "false"
+        inbox = folders.distinguished(conn, user["id"], "inbox")
+        row = items.insert(conn, inbox, received_copy, received=received)
+        if source_item_id is not None:
+            attachments.copy_all(conn, source_item_id, row["id"])
+            row = items.refresh_columns(conn, row)
+        delivered.append(row)
+    return delivered

@@ -1,0 +1,111 @@
+"""Folders of a mailbox: the distinguished tree, lookups, counts and changes."""
+from ..wire.errors import EWSError
+from . import ids
+
+# (distinguished id, display name, element, folder class, parent's distinguished id)
+DISTINGUISHED_TREE = [
+    ("root", "Root", "Folder", None, None),
+    ("msgfolderroot", "Top of Information Store", "Folder", "IPF.Note", "root"),
+    ("inbox", "Inbox", "Folder", "IPF.Note", "msgfolderroot"),
+    ("drafts", "Drafts", "Folder", "IPF.Note", "msgfolderroot"),
+    ("sentitems", "Sent Items", "Folder", "IPF.Note", "msgfolderroot"),
+    ("deleteditems", "Deleted Items", "Folder", "IPF.Note", "msgfolderroot"),
+    ("outbox", "Outbox", "Folder", "IPF.Note", "msgfolderroot"),
+    ("junkemail", "Junk Email", "Folder", "IPF.Note", "msgfolderroot"),
+    ("archive", "Archive", "Folder", "IPF.Note", "msgfolderroot"),
+    ("calendar", "Calendar", "CalendarFolder", "IPF.Appointment", "msgfolderroot"),
+    ("contacts", "Contacts", "ContactsFolder", "IPF.Contact", "msgfolderroot"),
+    ("tasks", "Tasks", "TasksFolder", "IPF.Task", "msgfolderroot"),
+    ("notes", "Notes", "Folder", "IPF.StickyNote", "msgfolderroot"),
+    ("journal", "Journal", "Folder", "IPF.Journal", "msgfolderroot"),
+    ("conversationhistory", "Conversation History", "Folder", "IPF.Note", "msgfolderroot"),
+    ("syncissues", "Sync Issues", "Folder", "IPF.Note", "msgfolderroot"),
+    ("conflicts", "Conflicts", "Folder", "IPF.Note", "syncissues"),
+    ("localfailures", "Local Failures", "Folder", "IPF.Note", "syncissues"),
+    ("serverfailures", "Server Failures", "Folder", "IPF.Note", "syncissues"),
+    ("searchfolders", "Finder", "Folder", None, "root"),
+    ("recoverableitemsroot", "Recoverable Items", "Folder", None, "root"),
+    ("recoverableitemsdeletions", "Deletions", "Folder", None, "recoverableitemsroot"),
+    ("recoverableitemsversions", "Versions", "Folder", None, "recoverableitemsroot"),
+    ("recoverableitemspurges", "Purges", "Folder", None, "recoverableitemsroot"),
+]
+ELEMENT_FOR_CLASS = {"IPF.Appointment": "CalendarFolder", "IPF.Contact": "ContactsFolder", "IPF.Task": "TasksFolder"}
+
+
+def create_mailbox(conn, mailbox_id):
+    by_name = {}
+    for distinguished, name, element, folder_class, parent in DISTINGUISHED_TREE:
+        cursor = conn.execute(
+            "INSERT INTO folders(mailbox_id, parent_id, distinguished, element, name, folder_class, change_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (mailbox_id, by_name.get(parent), distinguished, element, name, folder_class, ids.new_change_key()))
+        by_name[distinguished] = cursor.lastrowid
+
+
+def folder_id_text(row):
+    return ids.encode(ids.FOLDER, row["mailbox_id"], row["id"])
+
+
+def get(conn, folder_id):
+    row = conn.execute("SELECT * FROM folders WHERE id = ?", (folder_id,)).fetchone()
+    if row is None:
+        raise EWSError("ErrorFolderNotFound")
+    return row
+
+
+def distinguished(conn, mailbox_id, name):
+    row = conn.execute("SELECT * FROM folders WHERE mailbox_id = ? AND distinguished = ?",
+                       (mailbox_id, name)).fetchone()
+    if row is None:
+        raise EWSError("ErrorFolderNotFound")
+    return row
+
+
+def children(conn, folder_id):
+    return conn.execute("SELECT * FROM folders WHERE parent_id = ? ORDER BY name COLLATE NOCASE, id",
+                        (folder_id,)).fetchall()
+
+
+def descendants(conn, folder_id):
+    """Depth-first, parents before their children, as FindFolder Deep lists them."""
+    found = []
+    for row in children(conn, folder_id):
+        found.append(row)
+        found += descendants(conn, row["id"])
+    return found
+
+
+def is_within(conn, folder_id, ancestor_id):
+    while folder_id is not None:
+        if folder_id == ancestor_id:
+            return True
+        folder_id = conn.execute("SELECT parent_id FROM folders WHERE id = ?", (folder_id,)).fetchone()[0]
+    return False
+
+
+def counts(conn, folder_id):
+    total, unread = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(is_read = 0), 0) FROM items WHERE folder_id = ? AND is_associated = 0",
+        (folder_id,)).fetchone()
+    child_count = conn.execute("SELECT COUNT(*) FROM folders WHERE parent_id = ?", (folder_id,)).fetchone()[0]
+    return total, unread, child_count
+
+
+def create(conn, parent, name, element, folder_class, xml):
+    if not name:
+        raise EWSError("ErrorInvalidFolderId", "A folder needs a DisplayName.")
+    clash = conn.execute("SELECT 1 FROM folders WHERE parent_id = ? AND name = ? COLLATE NOCASE",
+                         (parent["id"], name)).fetchone()
+    if clash:
+        raise EWSError("ErrorFolderExists")
+    cursor = conn.execute(
+        "INSERT INTO folders(mailbox_id, parent_id, element, name, folder_class, change_key, xml)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (parent["mailbox_id"], parent["id"], element, name, folder_class, ids.new_change_key(), xml))
+    return get(conn, cursor.lastrowid)
+
+
+def touch(conn, folder_id, **changes):
+    changes["change_key"] = ids.new_change_key()
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    conn.execute(f"UPDATE folders SET {assignments} WHERE id = ?", (*changes.values(), folder_id))

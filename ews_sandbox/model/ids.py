@@ -1,0 +1,38 @@
+"""Opaque EWS ids for folders, items and attachments, and change keys.
+
+An id packs its kind, the mailbox and the row; anything that does not decode is
+ErrorInvalidIdMalformed, as on Exchange, before any lookup is tried.
+"""
+import base64
+import binascii
+import secrets
+import struct
+
+from ..wire.errors import EWSError
+
+_MAGIC = b"\x00\x00\x00\x2aSBX"
+_LAYOUT = struct.Struct(">cIQ")
+FOLDER, ITEM, ATTACHMENT = b"F", b"I", b"A"
+
+
+def encode(kind, mailbox_id, row_id):
+    return base64.b64encode(_MAGIC + _LAYOUT.pack(kind, mailbox_id, row_id)).decode()
+
+
+def decode(value, kind):
+    """Return (mailbox_id, row_id) of an id of `kind`, or raise ErrorInvalidIdMalformed."""
+    try:
+        raw = base64.b64decode((value or "").strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise EWSError("ErrorInvalidIdMalformed")
+    if not raw.startswith(_MAGIC) or len(raw) != len(_MAGIC) + _LAYOUT.size:
+        raise EWSError("ErrorInvalidIdMalformed")
+    found_kind, mailbox_id, row_id = _LAYOUT.unpack(raw[len(_MAGIC):])
+    if found_kind != kind:
+        raise EWSError("ErrorInvalidIdMalformed")
+    return mailbox_id, row_id
+
+
+def new_change_key():
+    """A fresh change key: every write gives the item a new one."""
+    return base64.b64encode(b"\x01\x00\x00\x00" + secrets.token_bytes(16)).decode()

@@ -1,0 +1,99 @@
+"""Items: stored as the XML element of their type, with query columns beside it."""
+from ..wire.errors import EWSError
+from ..wire.ns import t
+from . import attachments, ids
+from .properties import child, fold, now_text, parse_bool, parse_item, serialize, utc_text
+
+DEFAULT_CLASS = {"Message": "IPM.Note", "CalendarItem": "IPM.Appointment", "Contact": "IPM.Contact",
+                 "DistributionList": "IPM.DistList", "Task": "IPM.Task", "PostItem": "IPM.Post", "Item": "IPM"}
+
+
+def _sender_address(item):
+    for name in ("From", "Sender"):
+        address = item.find(f"{t(name)}/{t('Mailbox')}/{t('EmailAddress')}")
+        if address is not None and address.text:
+            return address.text
+    return None
+
+
+def _query_columns(item, item_id=None, conn=None):
+    """The columns queries and sorting use, derived from the item's XML."""
+    subject = child(item, "Subject")
+    sent = child(item, "DateTimeSent")
+    is_read = child(item, "IsRead")
+    importance = child(item, "Importance")
+    item_class = child(item, "ItemClass")
+    attachment_bytes, attachment_count = (attachments.totals(conn, item_id) if item_id else (0, 0))
+    xml = serialize(item)
+    return {
+        "item_class": item_class.text if item_class is not None else DEFAULT_CLASS.get(item.tag.split("}")[1], "IPM"),
+        "subject": fold(subject.text or "") if subject is not None else None,
+        "sent": utc_text(sent.text) if sent is not None else None,
+        "is_read": (parse_bool(is_read.text) if is_read is not None else 0) if item.tag == t("Message") else None,
+        "importance": fold(importance.text) if importance is not None else "normal",
+        "sender": fold(_sender_address(item)),
+        "has_attachments": int(attachment_count > 0),
+        "size": len(xml) + attachment_bytes,
+        "xml": xml,
+    }
+
+
+def insert(conn, folder, item, *, is_draft=False, received=None, associated=False):
+    """Store `item` (an lxml element) in `folder`; returns the new row."""
+    stamp = now_text()
+    columns = _query_columns(item)
+    columns.update(mailbox_id=folder["mailbox_id"], folder_id=folder["id"], element=item.tag.split("}")[1],
+                   change_key=ids.new_change_key(), is_associated=int(associated), is_draft=int(is_draft),
+                   created=stamp, modified=stamp, received=received or stamp)
+    names = ", ".join(columns)
+    cursor = conn.execute(f"INSERT INTO items({names}) VALUES ({', '.join('?' * len(columns))})",
+                          tuple(columns.values()))
+    return get(conn, cursor.lastrowid)
+
+
+def save(conn, row, item, **extra):
+    """Write back a changed item: new XML, fresh query columns and a new change key."""
+    columns = _query_columns(item, row["id"], conn)
+    columns.update(extra, change_key=ids.new_change_key(), modified=now_text())
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    conn.execute(f"UPDATE items SET {assignments} WHERE id = ?", (*columns.values(), row["id"]))
+    return get(conn, row["id"])
+
+
+def refresh_columns(conn, row):
+    """After an attachment change: recompute size and HasAttachments, new change key."""
+    return save(conn, row, parse_item(row["xml"]))
+
+
+def get(conn, item_id):
+    row = conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
+    if row is None:
+        raise EWSError("ErrorItemNotFound")
+    return row
+
+
+def item_id_text(row):
+    return ids.encode(ids.ITEM, row["mailbox_id"], row["id"])
+
+
+def move(conn, row, folder):
+    """Exchange gives a moved item a new id; the old one is then not found."""
+    copied = copy(conn, row, folder, with_attachments=False)
+    attachments.move_all(conn, row["id"], copied["id"])
+    conn.execute("DELETE FROM items WHERE id = ?", (row["id"],))
+    return refresh_columns(conn, copied)
+
+
+def copy(conn, row, folder, *, with_attachments=True):
+    columns = {k: row[k] for k in row.keys() if k != "id"}
+    columns.update(mailbox_id=folder["mailbox_id"], folder_id=folder["id"], change_key=ids.new_change_key())
+    names = ", ".join(columns)
+    cursor = conn.execute(f"INSERT INTO items({names}) VALUES ({', '.join('?' * len(columns))})",
+                          tuple(columns.values()))
+    if with_attachments:
+        attachments.copy_all(conn, row["id"], cursor.lastrowid)
+    return get(conn, cursor.lastrowid)
+
+
+def delete(conn, row):
+    conn.execute("DELETE FROM items WHERE id = ?", (row["id"],))

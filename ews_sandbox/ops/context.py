@@ -1,0 +1,63 @@
+"""What every operation needs: the caller, the mailbox it acts on, and resolvers that
+turn the ids of a request into rows, checking access on the way."""
+from dataclasses import dataclass
+
+from ..model import directory, folders, ids, items
+from ..wire.errors import EWSError
+from ..wire.ns import local, t
+
+
+@dataclass
+class Context:
+    conn: object
+    actor: object       # users row of whoever signed in
+    mailbox_id: int     # the mailbox the request acts on by default (own, or impersonated)
+    sandbox: object     # the running Sandbox (settings, clock)
+
+    def mailbox_row(self, mailbox_id=None):
+        return directory.user_by_id(self.conn, mailbox_id or self.mailbox_id)
+
+    def check_access(self, mailbox_id):
+        if mailbox_id != self.mailbox_id:
+            directory.check_access(self.conn, self.actor["id"], mailbox_id)
+
+    # ---- folders ----
+    def folder(self, element):
+        """A folders row from t:FolderId or t:DistinguishedFolderId."""
+        kind = local(element)
+        if kind == "FolderId":
+            mailbox_id, folder_id = ids.decode(element.get("Id"), ids.FOLDER)
+            self.check_access(mailbox_id)
+            row = folders.get(self.conn, folder_id)
+            if row["mailbox_id"] != mailbox_id:
+                raise EWSError("ErrorFolderNotFound")
+            return row
+        if kind == "DistinguishedFolderId":
+            mailbox_id = self.mailbox_id
+            address = element.findtext(f"{t('Mailbox')}/{t('EmailAddress')}")
+            if address and address.strip().casefold() != self.mailbox_row()["email"].casefold():
+                mailbox_id = directory.mailbox_for_address(self.conn, self.actor["id"], address)
+            return folders.distinguished(self.conn, mailbox_id, element.get("Id"))
+        raise EWSError("ErrorInvalidIdMalformed", f"Expected a folder id, got {kind}.")
+
+    def target_folder(self, container):
+        """The folder named inside ToFolderId, SavedItemFolderId or ParentFolderId."""
+        if container is None or len(container) == 0:
+            raise EWSError("ErrorFolderNotFound")
+        return self.folder(container[0])
+
+    # ---- items ----
+    def item(self, element, check_change_key=False):
+        mailbox_id, item_id = ids.decode(element.get("Id"), ids.ITEM)
+        self.check_access(mailbox_id)
+        row = items.get(self.conn, item_id)
+        if row["mailbox_id"] != mailbox_id:
+            raise EWSError("ErrorItemNotFound")
+        if check_change_key and element.get("ChangeKey") and element.get("ChangeKey") != row["change_key"]:
+            raise EWSError("ErrorIrresolvableConflict")
+        return row
+
+
+def item_ids(container):
+    """Children of an ItemIds element (ItemId, OccurrenceItemId, RecurringMasterItemId)."""
+    return list(container) if container is not None else []

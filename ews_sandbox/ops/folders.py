@@ -1,0 +1,238 @@
+"""GetFolder, FindFolder, CreateFolder, UpdateFolder, DeleteFolder, EmptyFolder, MoveFolder."""
+from lxml import etree
+
+from ..model import folders, ids, items
+from ..model.properties import bool_text, extended_key, find_extended, serialize
+from ..wire.errors import EWSError
+from ..wire.ns import T, local, m, sub, t
+from ..wire.paths import first_path, is_path, parse_path
+from ..wire.schema_order import CHILD_ORDER
+from ..wire.soap import respond_each, response_element, response_message
+from ..query import restrictions
+from ..query.paging import page_bounds, paging_attributes
+
+DEFAULT_FOLDER_NAMES = {"FolderId", "DisplayName", "TotalCount", "ChildFolderCount", "UnreadCount"}
+ALL_FOLDER_NAMES = DEFAULT_FOLDER_NAMES | {"ParentFolderId", "FolderClass", "EffectiveRights"}
+
+
+class FolderShape:
+    def __init__(self, element):
+        self.base = (element.findtext(t("BaseShape")) if element is not None else None) or "Default"
+        additional = element.find(t("AdditionalProperties")) if element is not None else None
+        self.paths = [parse_path(p) for p in additional if is_path(p)] if additional is not None else []
+
+    def names(self):
+        names = {p.name for p in self.paths if p.kind == "field"} | {"FolderId"}
+        if self.base == "Default":
+            names |= DEFAULT_FOLDER_NAMES
+        elif self.base == "AllProperties":
+            names |= ALL_FOLDER_NAMES
+        return names
+
+
+def render_folder(conn, row, shape, parent):
+    names = shape.names()
+    node = sub(parent, t(row["element"]))
+    total, unread, child_count = folders.counts(conn, row["id"])
+    stored = etree.fromstring(row["xml"]) if row["xml"] else None
+    values = {
+        "FolderClass": row["folder_class"], "DisplayName": row["name"], "TotalCount": str(total),
+        "ChildFolderCount": str(child_count), "UnreadCount": str(unread),
+    }
+    for name in CHILD_ORDER[row["element"]]:
+        if name not in names and name != "ExtendedProperty":
+            continue
+        if name == "FolderId":
+            sub(node, t("FolderId"), Id=folders.folder_id_text(row), ChangeKey=row["change_key"])
+        elif name == "ParentFolderId" and row["parent_id"] is not None:
+            parent_row = folders.get(conn, row["parent_id"])
+            sub(node, t("ParentFolderId"), Id=folders.folder_id_text(parent_row), ChangeKey=parent_row["change_key"])
+        elif name == "DistinguishedFolderId" and row["distinguished"]:
+            sub(node, t(name), row["distinguished"])
+        elif name == "EffectiveRights":
+            rights = sub(node, t("EffectiveRights"))
+            for right in ("CreateAssociated", "CreateContents", "CreateHierarchy", "Delete", "Modify", "Read"):
+                sub(rights, t(right), "true")
+        elif name == "ExtendedProperty" and stored is not None:
+            wanted = [p.ext_key for p in shape.paths if p.kind == "extended"]
+            for prop in stored.iterfind(t("ExtendedProperty")):
+                if extended_key(prop.find(t("ExtendedFieldURI"))) in wanted:
+                    node.append(prop)
+        elif values.get(name) is not None:
+            sub(node, t(name), values[name])
+    return node
+
+
+def get_folder(ctx, body):
+    shape = FolderShape(body.find(m("FolderShape")))
+
+    def handle(folder_id, message):
+        render_folder(ctx.conn, ctx.folder(folder_id), shape, message.find(m("Folders")))
+
+    return respond_each("GetFolder", list(body.find(m("FolderIds"))), handle, container="Folders")
+
+
+def find_folder(ctx, body):
+    shape = FolderShape(body.find(m("FolderShape")))
+    deep = body.get("Traversal", "Shallow") == "Deep"
+    if body.get("Traversal") == "SoftDeleted":
+        raise EWSError("ErrorInvalidOperation", "SoftDeleted traversal is not supported by the sandbox.")
+    restriction = body.find(m("Restriction"))
+    matcher = restrictions.folder_matcher(restriction[0]) if restriction is not None and len(restriction) else None
+    view = body.find(m("IndexedPageFolderView"))
+
+    def handle(parent_id, message):
+        parent = ctx.folder(parent_id)
+        rows = folders.descendants(ctx.conn, parent["id"]) if deep else folders.children(ctx.conn, parent["id"])
+        if matcher is not None:
+            rows = [r for r in rows if matcher(folder_values(ctx.conn, r))]
+        start, stop = page_bounds(view, len(rows))
+        root = sub(message, m("RootFolder"), **paging_attributes(start, stop, len(rows)))
+        container = sub(root, t("Folders"))
+        for row in rows[start:stop]:
+            render_folder(ctx.conn, row, shape, container)
+
+    return respond_each("FindFolder", list(body.find(m("ParentFolderIds"))), handle)
+
+
+def folder_values(conn, row):
+    """Values of a folder's properties, by element name, for restrictions."""
+    total, unread, child_count = folders.counts(conn, row["id"])
+    return {"DisplayName": [row["name"]], "FolderClass": [row["folder_class"]] if row["folder_class"] else [],
+            "TotalCount": [str(total)], "UnreadCount": [str(unread)], "ChildFolderCount": [str(child_count)]}
+
+
+def _folder_properties(element):
+    """(element name, display name, folder class, xml of other properties) of a folder in a request."""
+    name = element.findtext(t("DisplayName"))
+    folder_class = element.findtext(t("FolderClass"))
+    extra = etree.Element(t("Folder"))
+    for prop in element.iterfind(t("ExtendedProperty")):
+        extra.append(prop)
+    return local(element), name, folder_class, serialize(extra) if len(extra) else None
+
+
+def create_folder(ctx, body):
+    parent = ctx.target_folder(body.find(m("ParentFolderId")))
+    shape = FolderShape(None)
+    shape.base = "IdOnly"
+
+    def handle(element, message):
+        kind, name, folder_class, xml = _folder_properties(element)
+        if kind == "Folder" and folder_class in folders.ELEMENT_FOR_CLASS:
+            kind = folders.ELEMENT_FOR_CLASS[folder_class]
+        row = folders.create(ctx.conn, parent, name, kind, folder_class or _default_class(kind), xml)
+        render_folder(ctx.conn, row, shape, message.find(m("Folders")))
+
+    return respond_each("CreateFolder", list(body.find(m("Folders"))), handle, container="Folders")
+
+
+def _default_class(kind):
+    return {"CalendarFolder": "IPF.Appointment", "ContactsFolder": "IPF.Contact", "TasksFolder": "IPF.Task",
+            "SearchFolder": None}.get(kind, "IPF.Note")
+
+
+def update_folder(ctx, body):
+    shape = FolderShape(None)
+    shape.base = "IdOnly"
+
+    def handle(change, message):
+        row = ctx.folder(change[0])
+        for update in change.find(t("Updates")):
+            _apply_folder_update(ctx, row, update)
+        render_folder(ctx.conn, folders.get(ctx.conn, row["id"]), shape, message.find(m("Folders")))
+
+    return respond_each("UpdateFolder", list(body.find(m("FolderChanges"))), handle, container="Folders")
+
+
+def _apply_folder_update(ctx, row, update):
+    path = first_path(update)
+    action = local(update)
+    if path.kind == "extended":
+        stored = etree.fromstring(row["xml"]) if row["xml"] else etree.Element(t("Folder"))
+        existing = find_extended(stored, path.uri_element())
+        if existing is not None:
+            stored.remove(existing)
+        if action != "DeleteFolderField":
+            new = next(update.iter(t("ExtendedProperty")), None)
+            if new is None:
+                raise EWSError("ErrorInvalidPropertySet")
+            stored.append(new)
+        folders.touch(ctx.conn, row["id"], xml=serialize(stored))
+        return
+    if path.name not in ("DisplayName", "FolderClass"):
+        raise EWSError("ErrorInvalidPropertySet", f"The property {path.uri} cannot be changed.")
+    if action == "DeleteFolderField":
+        if path.name == "DisplayName":
+            raise EWSError("ErrorInvalidPropertySet", "A folder's DisplayName cannot be deleted.")
+        folders.touch(ctx.conn, row["id"], folder_class=None)
+        return
+    value = next(update.iter(f"{{{T}}}{path.name}"), None)
+    if value is None or not (value.text or "").strip():
+        raise EWSError("ErrorInvalidPropertySet")
+    if path.name == "DisplayName":
+        if row["distinguished"]:
+            raise EWSError("ErrorAccessDenied", "A distinguished folder cannot be renamed.")
+        clash = ctx.conn.execute("SELECT 1 FROM folders WHERE parent_id = ? AND name = ? COLLATE NOCASE AND id != ?",
+                                 (row["parent_id"], value.text, row["id"])).fetchone()
+        if clash:
+            raise EWSError("ErrorFolderExists")
+        folders.touch(ctx.conn, row["id"], name=value.text)
+    else:
+        folders.touch(ctx.conn, row["id"], folder_class=value.text)
+
+
+def delete_folder(ctx, body):
+    mode = body.get("DeleteType", "HardDelete")
+
+    def handle(folder_id, message):
+        row = ctx.folder(folder_id)
+        if row["distinguished"]:
+            raise EWSError("ErrorDeleteDistinguishedFolder")
+        if mode == "MoveToDeletedItems":
+            target = folders.distinguished(ctx.conn, row["mailbox_id"], "deleteditems")
+            if not folders.is_within(ctx.conn, row["id"], target["id"]):
+                folders.touch(ctx.conn, row["id"], parent_id=target["id"])
+                return
+        ctx.conn.execute("DELETE FROM folders WHERE id = ?", (row["id"],))
+
+    return respond_each("DeleteFolder", list(body.find(m("FolderIds"))), handle)
+
+
+def empty_folder(ctx, body):
+    delete_subfolders = body.get("DeleteSubFolders", "false").lower() == "true"
+
+    def handle(folder_id, message):
+        row = ctx.folder(folder_id)
+        if row["distinguished"] in ("root", "msgfolderroot"):
+            raise EWSError("ErrorCannotEmptyFolder")
+        ctx.conn.execute("DELETE FROM items WHERE folder_id = ? AND is_associated = 0", (row["id"],))
+        if delete_subfolders:
+            ctx.conn.execute("DELETE FROM folders WHERE parent_id = ? AND distinguished IS NULL", (row["id"],))
+        folders.touch(ctx.conn, row["id"])
+
+    return respond_each("EmptyFolder", list(body.find(m("FolderIds"))), handle)
+
+
+def move_folder(ctx, body):
+    target = ctx.target_folder(body.find(m("ToFolderId")))
+    shape = FolderShape(None)
+    shape.base = "IdOnly"
+
+    def handle(folder_id, message):
+        row = ctx.folder(folder_id)
+        if row["distinguished"]:
+            raise EWSError("ErrorMoveDistinguishedFolder", "Distinguished folders cannot be moved.")
+        if target["mailbox_id"] != row["mailbox_id"] or folders.is_within(ctx.conn, target["id"], row["id"]):
+            raise EWSError("ErrorMoveCopyFailed")
+        folders.touch(ctx.conn, row["id"], parent_id=target["id"])
+        render_folder(ctx.conn, folders.get(ctx.conn, row["id"]), shape, message.find(m("Folders")))
+
+    return respond_each("MoveFolder", list(body.find(m("FolderIds"))), handle, container="Folders")
+
+
+OPERATIONS = {
+    "GetFolder": get_folder, "FindFolder": find_folder, "CreateFolder": create_folder,
+    "UpdateFolder": update_folder, "DeleteFolder": delete_folder, "EmptyFolder": empty_folder,
+    "MoveFolder": move_folder,
+}

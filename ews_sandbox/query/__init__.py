@@ -1,0 +1,1 @@
+"""Queries: restrictions, sort orders and paged views of FindItem and FindFolder."""

@@ -1,0 +1,1 @@
+"""Restrictions (placeholder until FindItem lands)."""

@@ -1,0 +1,122 @@
+"""A running sandbox: database, certificates, auth, faults and the HTTP server, in
+this process. The command line and the test fixtures both start it from here.
+
+    with Sandbox(db_path="state.db", seed="demo") as sandbox:
+        sandbox.ews_url, sandbox.ca_bundle, sandbox.admin_token, sandbox.users
+"""
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from . import seed as seeds
+from .auth import CHALLENGES, Authenticator
+from .faults import FaultPlan
+from .model import directory
+from .model.db import Database
+from .ops import load_operations
+from .requestlog import RequestLog
+from .server import EWS_PATH, Application, HTTPServer
+from .tls import Certificates
+from .wire.errors import SOAPFault
+
+DEFAULT_DB = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "ews-sandbox" / "sandbox.db"
+
+
+class Sandbox:
+    def __init__(self, db_path=DEFAULT_DB, host="127.0.0.1", port=0, seed="demo", tls=True, faults=(),
+                 reset=False):
+        self.db_path = Path(db_path)
+        self.host, self.port, self.tls = host, port, tls
+        self.database = Database(self.db_path)
+        self.state_folder = self.db_path.parent / f"{self.db_path.name}.d"
+        self.state_folder.mkdir(parents=True, exist_ok=True)
+        with self.database.transaction() as conn:
+            is_new = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+        if is_new or reset:
+            seeds.apply(self.database, seed)
+        self.admin_token = secrets.token_urlsafe(24)
+        self.faults = FaultPlan(faults)
+        self.request_log = RequestLog()
+        self.operations = load_operations()
+        self.extra_routes = {}  # path prefix -> WSGI app (the OAuth authority mounts here)
+        self.authenticator = Authenticator(self.database, self.state_folder)
+        self.certificates = Certificates(self.state_folder / "tls") if tls else None
+        self._server = None
+        self._thread = None
+
+    # ---- life cycle ----
+    def start(self):
+        self._server = HTTPServer((self.host, self.port), Application(self), numthreads=8, max=64,
+                                  server_name="ews-sandbox", timeout=120)
+        if self.tls:
+            from cheroot.ssl.builtin import BuiltinSSLAdapter
+            self._server.ssl_adapter = BuiltinSSLAdapter(str(self.certificates.cert_file),
+                                                         str(self.certificates.key_file))
+        self._server.prepare()
+        self.port = self._server.bind_addr[1]
+        self._thread = threading.Thread(target=self._server.serve, name="ews-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.stop()
+            self._thread.join(timeout=10)
+            self._server = None
+        self.authenticator.close()
+        if self.certificates:
+            self.certificates.remove_server_files()
+        self.database.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ---- what clients need ----
+    @property
+    def base_url(self):
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ews_url(self):
+        return self.base_url + EWS_PATH
+
+    @property
+    def ca_bundle(self):
+        return str(self.certificates.ca_bundle) if self.tls else None
+
+    @property
+    def users(self):
+        with self.database.transaction() as conn:
+            return [{"email": row["email"], "password": row["password"], "name": row["name"]}
+                    for row in directory.users(conn)]
+
+    def ready_line(self):
+        """The JSON object `serve --json` prints once connections are accepted."""
+        return {"ews_url": self.ews_url, "ca_bundle": self.ca_bundle, "admin_token": self.admin_token,
+                "users": [{"email": u["email"], "password": u["password"]} for u in self.users],
+                "db": str(self.db_path)}
+
+    # ---- hooks for the server ----
+    def reset(self, seed):
+        seeds.apply(self.database, seed)
+        self.authenticator.refresh_users()
+        self.request_log.clear()
+
+    def challenges(self):
+        return list(CHALLENGES)
+
+    def authenticate(self, environ, connection):
+        with self.database.transaction() as conn:
+            return self.authenticator.authenticate(conn, environ.get("HTTP_AUTHORIZATION"), connection)
+
+    def impersonation_target(self, conn, user, address):
+        """Users signed in with a password may not impersonate (Exchange's answer without
+        the ApplicationImpersonation role); app tokens can, with the OAuth authority."""
+        raise SOAPFault("ErrorImpersonateUserDenied",
+                        "The account does not have permission to impersonate the requested user.",
+                        fault_code="a:ErrorImpersonateUserDenied")

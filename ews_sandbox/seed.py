@@ -1,0 +1,98 @@
+"""Tenants to start from: `empty` (users only) and `demo` (users, a distribution list
+and a few dozen messages between them, some with attachments)."""
+import random
+from datetime import datetime, timedelta, timezone
+
+from lxml import etree
+
+from .model import attachments, delivery, directory, folders, items
+from .wire.ns import T, t
+
+DOMAIN = "contoso.example"
+DEMO_PASSWORD = "demo-password"  # the demo tenant guards nothing: fixed and documented
+DEMO_USERS = [
+    ("alice", "Alice Wong"), ("bob", "Bob Martin"), ("carol", "Carol Diaz"),
+    ("dave", "Dave Okafor"), ("erin", "Erin Smith"),
+]
+DEMO_LISTS = [("team", "Project Team", ["alice", "bob", "carol"])]
+SUBJECTS = [
+    ("Q3 budget review", "Hi {to},\n\nThe Q3 budget draft is ready for review. Please send comments by Friday.\n\nThanks,\n{sender}"),
+    ("Lunch on Thursday?", "Are you free for lunch on Thursday around noon?\n\n{sender}"),
+    ("Release 2.4 checklist", "Attached is the checklist for release 2.4. Two items are still open.\n\n{sender}"),
+    ("Customer call notes", "Notes from today's call with Fabrikam: they want the export feature by March.\n\n{sender}"),
+    ("Re: Office move", "The movers come on the 14th. Please pack your desk the day before.\n\n{sender}"),
+    ("Invoice 4471", "Please find invoice 4471 attached. Payment terms are 30 days.\n\n{sender}"),
+    ("Team offsite agenda", "<html><body><p>Draft agenda for the offsite:</p><ul><li>Roadmap</li><li>Hiring</li><li>Retro</li></ul></body></html>"),
+    ("Security training reminder", "Reminder: the annual security training is due by the end of the month.\n\n{sender}"),
+    ("Weekly status", "Status this week: API done, docs in review, tests green.\n\n{sender}"),
+    ("Contract renewal", "The Northwind contract renews next month. Do we renegotiate the SLA?\n\n{sender}"),
+    ("Design review feedback", "<html><body><p>Thanks for the design. Two comments:</p><ol><li>Simplify the settings page.</li><li>Add an empty state.</li></ol></body></html>"),
+    ("Holiday schedule", "The office is closed on the 24th and 25th.\n\n{sender}"),
+]
+CATEGORIES = [[], [], ["Finance"], ["Project X"], ["Project X", "Urgent"], ["Customers"]]
+
+
+def apply(database, seed):
+    """Wipe `database` and create the `seed` tenant in it."""
+    with database.transaction() as conn:
+        for table in ("attachments", "items", "folders", "delegates", "users", "meta"):
+            conn.execute(f"DELETE FROM {table}")
+        user_rows = {}
+        for login, name in DEMO_USERS:
+            user_id = directory.add_user(conn, f"{login}@{DOMAIN}", name, DEMO_PASSWORD)
+            folders.create_mailbox(conn, user_id)
+            user_rows[login] = directory.user_by_id(conn, user_id)
+        for login, name, members in DEMO_LISTS:
+            directory.add_distribution_list(conn, f"{login}@{DOMAIN}", name, [f"{m}@{DOMAIN}" for m in members])
+        conn.execute("INSERT INTO meta(key, value) VALUES ('seed', ?)", (seed,))
+        if seed == "demo":
+            _demo_messages(conn, user_rows)
+
+
+def _demo_messages(conn, user_rows):
+    rng = random.Random(2026)
+    logins = list(user_rows)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for number in range(36):
+        sender = user_rows[logins[number % len(logins)]]
+        others = [user_rows[login] for login in logins if login != logins[number % len(logins)]]
+        to = [others[number % len(others)]]
+        cc = [others[(number + 2) % len(others)]] if number % 3 == 0 else []
+        subject, body = SUBJECTS[number % len(SUBJECTS)]
+        to_addresses = [row["email"] for row in to] + ([f"team@{DOMAIN}"] if number % 11 == 5 else [])
+        item = _message(subject, body.format(to=to[0]["name"].split()[0], sender=sender["name"].split()[0]),
+                        to_addresses, [row["email"] for row in cc], CATEGORIES[number % len(CATEGORIES)],
+                        "High" if number % 7 == 3 else "Normal")
+        when = (now - timedelta(days=35 - number, minutes=rng.randint(0, 600))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        delivery.stamp_sent(conn, item, sender, sent_at=when)
+        sent = items.insert(conn, folders.distinguished(conn, sender["id"], "sentitems"), item, received=when)
+        if "attached" in body:
+            name, content = ("checklist.txt", b"1. Tag\n2. Build\n3. Publish\n") if "checklist" in body else (
+                "invoice-4471.csv", b"item,amount\nconsulting,1200\ntravel,310\n")
+            attachments.add(conn, sent["id"], "FileAttachment", name, "text/plain" if name.endswith("txt") else "text/csv",
+                            None, False, content)
+            sent = items.refresh_columns(conn, sent)
+        for row in delivery.deliver(conn, item, source_item_id=sent["id"], received=when):
+            if rng.random() < 0.4:
+                read = etree.fromstring(row["xml"])
+                read.find(t("IsRead")).text = "true"
+                items.save(conn, row, read)
+
+
+def _message(subject, body, to, cc, categories, importance):
+    item = etree.Element(t("Message"), nsmap={"t": T})
+    etree.SubElement(item, t("Subject")).text = subject
+    body_element = etree.SubElement(item, t("Body"), BodyType="HTML" if body.startswith("<html>") else "Text")
+    body_element.text = body
+    if categories:
+        container = etree.SubElement(item, t("Categories"))
+        for category in categories:
+            etree.SubElement(container, t("String")).text = category
+    etree.SubElement(item, t("Importance")).text = importance
+    for tag, addresses in (("ToRecipients", to), ("CcRecipients", cc)):
+        if addresses:
+            container = etree.SubElement(item, t(tag))
+            for address in addresses:
+                mailbox = etree.SubElement(container, t("Mailbox"))
+                etree.SubElement(mailbox, t("EmailAddress")).text = address
+    return item

@@ -1,0 +1,168 @@
+"""The HTTP face of the sandbox: a WSGI application served by cheroot.
+
+/EWS/Exchange.asmx  EWS SOAP, authenticated as Exchange does it (401 + WWW-Authenticate)
+/_sandbox/...       the admin API (admin.py), loopback only, token in X-Admin-Token
+"""
+import logging
+import socket
+import time
+import traceback
+
+from cheroot import wsgi
+
+from . import admin
+from .auth import CHALLENGES, AuthFailed
+from .model import directory
+from .ops.context import Context
+from .wire import soap
+from .wire.errors import EWSError, SOAPFault
+
+EWS_PATH = "/EWS/Exchange.asmx"
+log = logging.getLogger(__name__)
+
+
+class _Gateway(wsgi.Gateway_10):
+    """Gives the application its connection: NTLM state and dropped connections need it."""
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ["ews_sandbox.connection"] = self.req.conn
+        return environ
+
+
+class HTTPServer(wsgi.Server):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gateway = _Gateway
+
+
+class Application:
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.operations = sandbox.operations
+
+    def __call__(self, environ, start_response):
+        try:
+            return self._route(environ, start_response)
+        except Exception:
+            log.error("sandbox failure on %s:\n%s", environ.get("PATH_INFO"), traceback.format_exc())
+            return _plain(start_response, "500 Internal Server Error", b"The sandbox failed; see its log.\n")
+
+    def _route(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sandbox/"):
+            return admin.handle(self.sandbox, environ, start_response)
+        for prefix, handler in self.sandbox.extra_routes.items():
+            if path.startswith(prefix):
+                return handler(environ, start_response)
+        if path.lower() == EWS_PATH.lower():
+            if environ["REQUEST_METHOD"] != "POST":
+                return _plain(start_response, "405 Method Not Allowed", b"POST SOAP requests here.\n")
+            return self._ews(environ, start_response)
+        return _plain(start_response, "404 Not Found", b"Not found.\n")
+
+    # ---- EWS ----
+    def _ews(self, environ, start_response):
+        started = time.perf_counter()
+        body = _read_body(environ)
+        log_entry = {"operation": None, "mailbox": None, "user": None}
+
+        def finish(status, headers, payload):
+            self.sandbox.request_log.add(log_entry["operation"], int(status.split()[0]), len(body), len(payload),
+                                         started, log_entry["mailbox"], log_entry["user"])
+            start_response(status, headers + [("Content-Length", str(len(payload)))])
+            return [payload]
+
+        try:
+            request = soap.parse_request(body)
+            log_entry["operation"] = request.operation
+        except SOAPFault as fault:
+            request = None
+            parse_fault = fault
+        connection = environ.get("ews_sandbox.connection")
+        try:
+            user = self.sandbox.authenticate(environ, connection)
+        except AuthFailed as failed:
+            headers = [("WWW-Authenticate", failed.challenge)] if failed.challenge else [
+                ("WWW-Authenticate", challenge) for challenge in self.sandbox.challenges()]
+            return finish("401 Unauthorized", headers + [("Content-Type", "text/plain")], b"401 Unauthorized\n")
+        log_entry["user"] = user["email"]
+        if request is None:
+            return finish("500 Internal Server Error", _XML, soap.render(soap.fault_envelope(parse_fault)))
+        early = self._injected_fault(request.operation, connection, start_response, finish)
+        if early is not None:
+            return early
+        status, payload = self._dispatch(request, user, log_entry)
+        return finish(status, _XML, payload)
+
+    def _injected_fault(self, operation, connection, start_response, finish):
+        faults = self.sandbox.faults.triggered(operation, ("latency", "drop-connection", "http-503", "server-busy",
+                                                           "ews-disabled"))
+        for fault in faults:
+            if fault.kind == "latency":
+                time.sleep(fault.ms / 1000)
+        for fault in faults:
+            if fault.kind == "drop-connection" and connection is not None:
+                connection.socket.shutdown(socket.SHUT_RDWR)
+                connection.close()
+                self.sandbox.request_log.add(operation, 0, 0, 0, time.perf_counter())
+                return []
+            if fault.kind == "http-503":
+                return finish("503 Service Unavailable", [("Retry-After", str(fault.retry_after)),
+                                                          ("Content-Type", "text/plain")], b"Service Unavailable\n")
+            if fault.kind == "ews-disabled":
+                return finish("403 Forbidden", [("Content-Type", "text/plain")],
+                              b"EWS is disabled for this organization or application.\n")
+            if fault.kind == "server-busy":
+                busy = SOAPFault("ErrorServerBusy", "The server cannot service this request right now. Try again later.",
+                                 fault_code="a:ErrorServerBusy",
+                                 message_xml=[("BackOffMilliseconds", str(fault.backoff_ms))])
+                return finish("500 Internal Server Error", _XML, soap.render(soap.fault_envelope(busy)))
+        return None
+
+    def _dispatch(self, request, user, log_entry):
+        handler = self.operations.get(request.operation)
+        if handler is None:
+            fault = SOAPFault("ErrorInvalidRequest",
+                              f"The EWS sandbox does not implement the operation {request.operation}.",
+                              fault_code="a:ErrorInvalidRequest")
+            return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
+        try:
+            with self.sandbox.database.transaction() as conn:
+                mailbox_id = self._acting_mailbox(conn, user, request)
+                log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
+                try:
+                    response = handler(Context(conn, user, mailbox_id, self.sandbox), request.body)
+                except EWSError as error:  # the request as a whole failed: one error message
+                    response = soap.response_element(request.operation)
+                    messages = soap.sub(response, soap.m("ResponseMessages"))
+                    soap.response_message(messages, request.operation, error)
+            return "200 OK", soap.render(soap.envelope(response))
+        except SOAPFault as fault:
+            return f"{fault.http_status} Error", soap.render(soap.fault_envelope(fault))
+        except Exception:
+            log.error("sandbox failure in %s:\n%s", request.operation, traceback.format_exc())
+            fault = SOAPFault("ErrorInternalServerError", f"The sandbox failed on {request.operation}; see its log.",
+                              fault_code="a:ErrorInternalServerError")
+            return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
+
+    def _acting_mailbox(self, conn, user, request):
+        if request.impersonate is None or request.impersonate.casefold() == user["email"].casefold():
+            return user["id"]
+        return self.sandbox.impersonation_target(conn, user, request.impersonate)
+
+
+_XML = [("Content-Type", "text/xml; charset=utf-8")]
+
+
+def _read_body(environ):
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+def _plain(start_response, status, payload):
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))])
+    return [payload]

@@ -1,0 +1,40 @@
+"""The sandbox's own test CA (trustme), kept beside the database so that a restarted
+server, or another process on the same database, presents a certificate its clients
+already trust."""
+import os
+import secrets
+from pathlib import Path
+
+import trustme
+
+SERVER_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def _write_atomically(path, data, mode=0o644):
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_bytes(data)
+    temporary.chmod(mode)
+    os.replace(temporary, path)
+
+
+class Certificates:
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.ca_bundle = self.folder / "ca.pem"
+        ca_key = self.folder / "ca-key.pem"
+        if not (self.ca_bundle.exists() and ca_key.exists()):
+            ca = trustme.CA(organization_name="EWS sandbox test CA")
+            _write_atomically(ca_key, ca.private_key_pem.bytes(), 0o600)
+            _write_atomically(self.ca_bundle, ca.cert_pem.bytes())
+        self.ca = trustme.CA.from_pem(self.ca_bundle.read_bytes(), ca_key.read_bytes())
+        issued = self.ca.issue_cert(*SERVER_NAMES)
+        tag = f"{os.getpid()}-{secrets.token_hex(3)}"
+        self.cert_file = self.folder / f"server-{tag}.pem"
+        self.key_file = self.folder / f"server-{tag}-key.pem"
+        _write_atomically(self.cert_file, b"".join(pem.bytes() for pem in issued.cert_chain_pems))
+        _write_atomically(self.key_file, issued.private_key_pem.bytes(), 0o600)
+
+    def remove_server_files(self):
+        for path in (self.cert_file, self.key_file):
+            path.unlink(missing_ok=True)

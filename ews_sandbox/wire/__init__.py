@@ -1,0 +1,1 @@
+"""The wire: SOAP envelopes in and out, and the XML shapes of EWS types."""

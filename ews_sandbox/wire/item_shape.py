@@ -1,0 +1,279 @@
+"""Rendering stored items the way a request's ItemShape asks: which properties, in the
+schema's order, with the values the server computes (ids, sizes, counts, bodies)."""
+import base64
+import hashlib
+import html
+from dataclasses import dataclass, field
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from ..model import attachments, folders, ids
+from ..model.items import DEFAULT_CLASS, item_id_text
+from ..model.properties import bool_text, child, extended_key, parse_item
+from . import mime
+from .errors import EWSError
+from .ns import T, local, m, sub, t
+from .paths import is_path, parse_path
+from .schema_order import CHILD_ORDER
+
+DEFAULT_NAMES = frozenset({
+    "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body", "Attachments", "DateTimeReceived",
+    "Size", "Categories", "Importance", "IsDraft", "HasAttachments", "DateTimeSent", "DateTimeCreated",
+    "Sender", "From", "ToRecipients", "CcRecipients", "IsRead", "ConversationId", "InternetMessageId",
+    "Start", "End", "Location", "Organizer", "DisplayName", "GivenName", "Surname", "EmailAddresses",
+    "Status", "DueDate",
+})
+# Properties that FindItem does not return (Exchange answers ErrorInvalidPropertyRequest).
+NOT_IN_FIND = frozenset({"Body", "MimeContent", "Attachments", "UniqueBody"})
+# Computed on request only, never part of AllProperties.
+ON_REQUEST_ONLY = frozenset({"MimeContent", "UniqueBody", "TextBody", "NormalizedBody"})
+
+
+@dataclass
+class ItemShape:
+    base: str = "AllProperties"
+    paths: list = field(default_factory=list)
+    body_type: str = "Best"
+    include_mime: bool = False
+
+    @classmethod
+    def parse(cls, element):
+        shape = cls(base=(element.findtext(t("BaseShape")) or "IdOnly").strip())
+        shape.body_type = element.findtext(t("BodyType")) or "Best"
+        shape.include_mime = (element.findtext(t("IncludeMimeContent")) or "").strip().lower() == "true"
+        additional = element.find(t("AdditionalProperties"))
+        if additional is not None:
+            shape.paths = [parse_path(p) for p in additional if is_path(p)]
+        return shape
+
+    def check_for_find(self):
+        for path in self.paths:
+            if path.name in NOT_IN_FIND:
+                raise EWSError("ErrorInvalidPropertyRequest",
+                               f"The property '{path.uri}' is not valid for FindItem; use GetItem.")
+
+
+class ItemRenderer:
+    """Renders rows of one request; caches what rows share (folder change keys)."""
+
+    def __init__(self, conn, shape):
+        self.conn = conn
+        self.shape = shape
+        self._folder_keys = {}
+
+    def render(self, row, parent):
+        item = parse_item(row["xml"])
+        names = self._wanted_names(item)
+        out = sub(parent, t(row["element"]))
+        for name in CHILD_ORDER.get(row["element"], CHILD_ORDER["Item"]):
+            if name == "ExtendedProperty":
+                self._append_extended(item, out)
+            elif name in names:
+                for element in self._property(row, item, name):
+                    out.append(element)
+        return out
+
+    def _wanted_names(self, item):
+        names = {p.name for p in self.shape.paths if p.kind != "extended"}
+        names.add("ItemId")
+        if self.shape.include_mime:
+            names.add("MimeContent")
+        if self.shape.base == "Default":
+            names |= DEFAULT_NAMES
+        elif self.shape.base == "AllProperties":
+            names |= {local(c) for c in item if local(c) != "ExtendedProperty"}
+            names |= {"ItemId", "ParentFolderId", "ItemClass", "DateTimeReceived", "Size", "HasAttachments",
+                      "Attachments", "DateTimeCreated", "LastModifiedTime", "IsDraft", "IsSubmitted",
+                      "IsFromMe", "IsUnmodified", "IsResend", "DisplayTo", "DisplayCc", "IsAssociated",
+                      "ConversationId", "EffectiveRights"}
+        return names
+
+    def _append_extended(self, item, out):
+        wanted = [p.ext_key for p in self.shape.paths if p.kind == "extended"]
+        for prop in item.iterfind(t("ExtendedProperty")):
+            if extended_key(prop.find(t("ExtendedFieldURI"))) in wanted:
+                out.append(prop)
+
+    def _property(self, row, item, name):
+        computed = getattr(self, f"_computed_{name}", None)
+        if computed is not None:
+            value = computed(row, item)
+            return [value] if value is not None else []
+        stored = item.findall(f"{{{T}}}{name}")
+        if name == "Body":
+            return [self._converted_body(b) for b in stored]
+        indexed = [p.index for p in self.shape.paths if p.kind == "indexed" and p.name == name]
+        if indexed and self.shape.base == "IdOnly":
+            return [_only_entries(e, indexed) for e in stored]
+        return stored
+
+    # ---- computed properties ----
+    def _computed_ItemId(self, row, item):
+        return etree.Element(t("ItemId"), Id=item_id_text(row), ChangeKey=row["change_key"])
+
+    def _computed_ParentFolderId(self, row, item):
+        key = self._folder_keys.get(row["folder_id"])
+        if key is None:
+            key = self._folder_keys[row["folder_id"]] = folders.get(self.conn, row["folder_id"])["change_key"]
+        return etree.Element(t("ParentFolderId"), Id=ids.encode(ids.FOLDER, row["mailbox_id"], row["folder_id"]),
+                             ChangeKey=key)
+
+    def _computed_ItemClass(self, row, item):
+        return _text_element("ItemClass", child(item, "ItemClass").text if child(item, "ItemClass") is not None
+                             else DEFAULT_CLASS.get(row["element"], "IPM"))
+
+    def _computed_DateTimeReceived(self, row, item):
+        return _text_element("DateTimeReceived", row["received"]) if row["received"] else None
+
+    def _computed_DateTimeCreated(self, row, item):
+        return _text_element("DateTimeCreated", row["created"])
+
+    def _computed_LastModifiedTime(self, row, item):
+        return _text_element("LastModifiedTime", row["modified"])
+
+    def _computed_Size(self, row, item):
+        return _text_element("Size", str(row["size"]))
+
+    def _computed_HasAttachments(self, row, item):
+        return _text_element("HasAttachments", bool_text(row["has_attachments"]))
+
+    def _computed_IsDraft(self, row, item):
+        return _text_element("IsDraft", bool_text(row["is_draft"]))
+
+    def _computed_IsSubmitted(self, row, item):
+        return _text_element("IsSubmitted", "false")
+
+    def _computed_IsUnmodified(self, row, item):
+        return _text_element("IsUnmodified", bool_text(row["created"] == row["modified"]))
+
+    def _computed_IsResend(self, row, item):
+        return _text_element("IsResend", "false")
+
+    def _computed_IsAssociated(self, row, item):
+        return _text_element("IsAssociated", bool_text(row["is_associated"]))
+
+    def _computed_IsFromMe(self, row, item):
+        owner = self.conn.execute("SELECT email FROM users WHERE id = ?", (row["mailbox_id"],)).fetchone()
+        sender = row["sender"]
+        return _text_element("IsFromMe", bool_text(owner is not None and sender == owner["email"].casefold()))
+
+    def _computed_DisplayTo(self, row, item):
+        return _display_list(item, "ToRecipients", "DisplayTo")
+
+    def _computed_DisplayCc(self, row, item):
+        return _display_list(item, "CcRecipients", "DisplayCc")
+
+    def _computed_ConversationId(self, row, item):
+        topic = child(item, "ConversationTopic")
+        subject = child(item, "Subject")
+        text = (topic.text if topic is not None else subject.text if subject is not None else "") or ""
+        digest = hashlib.sha1(text.strip().casefold().encode()).digest()
+        return etree.Element(t("ConversationId"), Id=base64.b64encode(b"CONV" + digest).decode())
+
+    def _computed_EffectiveRights(self, row, item):
+        rights = etree.Element(t("EffectiveRights"))
+        for name in ("CreateAssociated", "CreateContents", "CreateHierarchy", "Delete", "Modify", "Read"):
+            sub(rights, t(name), "false" if name.startswith("Create") else "true")
+        return rights
+
+    def _computed_Attachments(self, row, item):
+        rows = attachments.listing(self.conn, row["id"])
+        if not rows:
+            return None
+        container = etree.Element(t("Attachments"))
+        for attachment in rows:
+            render_attachment_summary(container, row, attachment)
+        return container
+
+    def _computed_TextBody(self, row, item):
+        body = child(item, "Body")
+        if body is None:
+            return None
+        return _body_element("TextBody", "Text", body_as_text(body))
+
+    def _computed_UniqueBody(self, row, item):
+        body = child(item, "Body")
+        if body is None:
+            return None
+        return _body_element("UniqueBody", "HTML", body_as_html(body))
+
+    def _computed_MimeContent(self, row, item):
+        content = mime.render(self.conn, row, item)
+        element = _text_element("MimeContent", base64.b64encode(content).decode())
+        element.set("CharacterSet", "UTF-8")
+        return element
+
+    def _converted_body(self, body):
+        wanted = self.shape.body_type
+        stored = body.get("BodyType", "Text")
+        if wanted in ("Best", stored):
+            return body
+        text = body_as_html(body) if wanted == "HTML" else body_as_text(body)
+        return _body_element("Body", wanted, text)
+
+
+def render_attachment_summary(container, item_row, attachment):
+    node = sub(container, t(attachment["kind"]))
+    sub(node, t("AttachmentId"), Id=ids.encode(ids.ATTACHMENT, item_row["mailbox_id"], attachment["id"]),
+        RootItemId=item_id_text(item_row), RootItemChangeKey=item_row["change_key"])
+    sub(node, t("Name"), attachment["name"] or "")
+    if attachment["content_type"]:
+        sub(node, t("ContentType"), attachment["content_type"])
+    if attachment["content_id"]:
+        sub(node, t("ContentId"), attachment["content_id"])
+    sub(node, t("Size"), str(attachment["size"]))
+    sub(node, t("LastModifiedTime"), attachment["modified"])
+    sub(node, t("IsInline"), bool_text(attachment["is_inline"]))
+    if attachment["kind"] == "FileAttachment":
+        sub(node, t("IsContactPhoto"), "false")
+    return node
+
+
+def body_as_text(body):
+    if body.get("BodyType", "Text") == "Text":
+        return body.text or ""
+    if not (body.text or "").strip():
+        return ""
+    return lxml_html.fromstring(body.text).text_content().strip()
+
+
+def body_as_html(body):
+    if body.get("BodyType", "Text") == "HTML":
+        return body.text or ""
+    escaped = html.escape(body.text or "").replace("\n", "<br>\n")
+    return f'<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n</head>\n<body>\n{escaped}\n</body>\n</html>\n'
+
+
+def _body_element(name, body_type, text):
+    element = etree.Element(t(name), BodyType=body_type)
+    element.text = text
+    return element
+
+
+def _text_element(name, text):
+    element = etree.Element(t(name))
+    element.text = text
+    return element
+
+
+def _display_list(item, source, name):
+    recipients = child(item, source)
+    if recipients is None:
+        return _text_element(name, "")
+    names = []
+    for mailbox in recipients.iterfind(t("Mailbox")):
+        names.append(mailbox.findtext(t("Name")) or mailbox.findtext(t("EmailAddress")) or "")
+    return _text_element(name, "; ".join(names))
+
+
+def _only_entries(element, keys):
+    copy = etree.Element(element.tag)
+    for entry in element:
+        if entry.get("Key") in keys:
+            copy.append(etree.fromstring(etree.tostring(entry)))
+    return copy
+
+
+def items_container(parent, tag="Items"):
+    return sub(parent, m(tag))

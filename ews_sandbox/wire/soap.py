@@ -1,0 +1,136 @@
+"""SOAP envelopes: parse what exchangelib posts, render what Exchange answers."""
+from dataclasses import dataclass
+
+from lxml import etree
+
+from .errors import EWSError, SOAPFault
+from .ns import ERRORS, NSMAP, SOAP, M, T, local, m, sub, t
+
+# Exchange 2016 CU23; the Version attribute is what such a server reports.
+SERVER_VERSION = {
+    "MajorVersion": "15", "MinorVersion": "1", "MajorBuildNumber": "2507",
+    "MinorBuildNumber": "6", "Version": "V2017_07_11",
+}
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True)
+
+
+@dataclass
+class SoapRequest:
+    operation: str
+    body: etree._Element  # the m:<Operation> element
+    impersonate: str | None  # primary SMTP address from ExchangeImpersonation
+    requested_version: str | None
+
+
+def parse_request(data):
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as e:
+        raise schema_fault(f"The request failed schema validation: {e}")
+    if root.tag != f"{{{SOAP}}}Envelope":
+        raise schema_fault("The request failed schema validation: the root element is not a SOAP envelope.")
+    body = root.find(f"{{{SOAP}}}Body")
+    if body is None or len(body) == 0:
+        raise schema_fault("The request failed schema validation: the SOAP body is empty.")
+    operation = body[0]
+    if etree.QName(operation).namespace != M:
+        raise schema_fault(f"The request failed schema validation: unexpected element {operation.tag}.")
+    header = root.find(f"{{{SOAP}}}Header")
+    impersonate = version = None
+    if header is not None:
+        address = header.find(f"{t('ExchangeImpersonation')}/{t('ConnectingSID')}/{t('PrimarySmtpAddress')}")
+        if address is None:
+            address = header.find(f"{t('ExchangeImpersonation')}/{t('ConnectingSID')}/{t('SmtpAddress')}")
+        impersonate = address.text.strip() if address is not None and address.text else None
+        requested = header.find(t("RequestServerVersion"))
+        version = requested.get("Version") if requested is not None else None
+    return SoapRequest(local(operation), operation, impersonate, version)
+
+
+def schema_fault(text):
+    return SOAPFault("ErrorSchemaValidation", text, fault_code="a:ErrorSchemaValidation",
+                     message_xml=[("LineNumber", "0"), ("LinePosition", "0"), ("Violation", text)])
+
+
+def envelope(response_element):
+    root = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"s": SOAP})
+    header = sub(root, f"{{{SOAP}}}Header")
+    etree.SubElement(header, t("ServerVersionInfo"), SERVER_VERSION, nsmap={"h": T})
+    body = sub(root, f"{{{SOAP}}}Body")
+    body.append(response_element)
+    return root
+
+
+def render(root):
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def response_element(operation):
+    return etree.Element(m(f"{operation}Response"), nsmap={"m": M, "t": T})
+
+
+def fault_envelope(fault):
+    root = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"s": SOAP})
+    if fault.code != "ErrorServerBusy":  # Exchange sends the version header except when throttling
+        header = sub(root, f"{{{SOAP}}}Header")
+        etree.SubElement(header, t("ServerVersionInfo"), SERVER_VERSION, nsmap={"h": T})
+    body = sub(root, f"{{{SOAP}}}Body")
+    node = sub(body, f"{{{SOAP}}}Fault")
+    code = etree.SubElement(node, "faultcode", nsmap={"a": T})
+    code.text = fault.fault_code
+    etree.SubElement(node, "faultstring").text = fault.text
+    detail = etree.SubElement(node, "detail")
+    etree.SubElement(detail, f"{{{ERRORS}}}ResponseCode", nsmap={"e": ERRORS}).text = fault.code
+    etree.SubElement(detail, f"{{{ERRORS}}}Message", nsmap={"e": ERRORS}).text = fault.text
+    if fault.message_xml:
+        xml = etree.SubElement(detail, t("MessageXml"), nsmap={"t": T})
+        for name, value in fault.message_xml:
+            if name == "BackOffMilliseconds":
+                sub(xml, t("Value"), value, Name=name)
+            else:
+                sub(xml, t(name), value)
+    return root
+
+
+def response_message(parent, operation, error=None):
+    """Append an <m:{operation}ResponseMessage>; with `error`, shaped as a failure."""
+    if error is None:
+        node = sub(parent, m(f"{operation}ResponseMessage"), ResponseClass="Success")
+        sub(node, m("ResponseCode"), "NoError")
+        return node
+    node = sub(parent, m(f"{operation}ResponseMessage"), ResponseClass="Error")
+    sub(node, m("MessageText"), error.text)
+    sub(node, m("ResponseCode"), error.code)
+    sub(node, m("DescriptiveLinkKey"), "0")
+    if error.message_xml:
+        xml = sub(node, m("MessageXml"))
+        for name, value in error.message_xml:
+            sub(xml, t("Value"), value, Name=name)
+    return node
+
+
+def respond_each(operation, inputs, handle, container=None):
+    """One response message per input: `handle(input, message)` fills a success message
+    or raises EWSError, which becomes that element's error message (Exchange goes on
+    with the next element). `container` names an element every message carries."""
+    response = response_element(operation)
+    messages = sub(response, m("ResponseMessages"))
+    for item in inputs:
+        try:
+            node = etree.Element(m("scratch"))
+            if container:
+                sub(node, m(container))
+            handle(item, node)
+            message = response_message(messages, operation)
+        except EWSError as e:
+            message = response_message(messages, operation, e)
+            node = etree.Element(m("scratch"))
+            if container:
+                sub(node, m(container))
+        for child in list(node):
+            message.append(child)
+    return response
+
+
+__all__ = ["SoapRequest", "parse_request", "envelope", "render", "response_element", "fault_envelope",
+           "response_message", "respond_each", "schema_fault", "NSMAP", "EWSError", "SOAPFault"]
