@@ -40,6 +40,7 @@ class Sandbox:
         self.request_log = RequestLog()
         self.operations = load_operations()
         self.extra_routes = {}  # path prefix -> WSGI app (the OAuth authority mounts here)
+        self.response_hook = None  # called with every SOAP answer (the tests' schema check)
         self.authenticator = Authenticator(self.database, self.state_folder)
         self.certificates = Certificates(self.state_folder / "tls") if tls else None
         self._server = None

@@ -68,6 +68,8 @@ class Application:
         log_entry = {"operation": None, "mailbox": None, "user": None}
 
         def finish(status, headers, payload):
+            if self.sandbox.response_hook is not None and payload.startswith(b"<?xml"):
+                self.sandbox.response_hook(payload)
             self.sandbox.request_log.add(log_entry["operation"], int(status.split()[0]), len(body), len(payload),
                                          started, log_entry["mailbox"], log_entry["user"])
             start_response(status, headers + [("Content-Length", str(len(payload)))])

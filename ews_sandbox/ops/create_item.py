@@ -1,0 +1,214 @@
+"""CreateItem (save, send, send and keep a copy; replies and forwards) and SendItem."""
+import base64
+import copy
+
+from lxml import etree
+
+from ..model import attachments, delivery, folders, items
+from ..model.properties import SERVER_SET, child
+from ..wire import mime
+from ..wire.errors import EWSError
+from ..wire.item_shape import body_as_html, body_as_text
+from ..wire.ns import T, local, m, sub, t
+from ..wire.soap import respond_each
+from .context import item_ids
+
+ITEM_ELEMENTS = ("Message", "CalendarItem", "Contact", "DistributionList", "Task", "PostItem", "Item")
+RESPONSE_OBJECTS = ("ReplyToItem", "ReplyAllToItem", "ForwardItem")
+DEFAULT_FOLDER = {"Message": "drafts", "CalendarItem": "calendar", "Contact": "contacts",
+                  "DistributionList": "contacts", "Task": "tasks", "PostItem": "inbox", "Item": "drafts"}
+
+
+def create_item(ctx, body):
+    disposition = body.get("MessageDisposition")
+    saved_folder = body.find(m("SavedItemFolderId"))
+    target = ctx.target_folder(saved_folder) if saved_folder is not None else None
+
+    def handle(element, message):
+        kind = local(element)
+        forwarded_from = None
+        if kind in RESPONSE_OBJECTS:
+            element, forwarded_from = build_response_message(ctx, element)
+            kind = "Message"
+        elif kind not in ITEM_ELEMENTS:
+            raise EWSError("ErrorInvalidRequest", f"The sandbox does not create {kind} items yet.")
+        if kind == "Message" and disposition is None:
+            raise EWSError("ErrorInvalidRequest", "MessageDisposition is required when creating a message.")
+        row = store_new(ctx, element, target, disposition if kind == "Message" else "SaveOnly", forwarded_from)
+        if row is not None:
+            out = sub(message.find(m("Items")), t(row["element"]))
+            sub(out, t("ItemId"), Id=items.item_id_text(row), ChangeKey=row["change_key"])
+
+    return respond_each("CreateItem", list(body.find(m("Items"))), handle, container="Items")
+
+
+def store_new(ctx, element, target, disposition, attachments_from=None):
+    """Save, send, or both; returns the saved row (None when nothing is kept).
+    `attachments_from`: the item whose attachments travel along (a forward)."""
+    kind = local(element)
+    item = _clean_copy(element)
+    mime_attachments = _import_mime(element, item)
+    incoming = element.find(t("Attachments"))
+    sender = ctx.mailbox_row()
+    if disposition in ("SendOnly", "SendAndSaveCopy"):
+        _check_recipients(item)
+        delivery.stamp_sent(ctx.conn, item, sender)
+    elif kind == "Message" and child(item, "IsRead") is None:
+        etree.SubElement(item, t("IsRead")).text = "true"
+    if disposition == "SendOnly":
+        folder = folders.distinguished(ctx.conn, sender["id"], "sentitems")  # a scratch row, removed below
+    elif disposition == "SendAndSaveCopy":
+        folder = target or folders.distinguished(ctx.conn, sender["id"], "sentitems")
+    else:
+        folder = target or folders.distinguished(ctx.conn, ctx.mailbox_id, DEFAULT_FOLDER[kind])
+    ctx.check_access(folder["mailbox_id"])
+    row = items.insert(ctx.conn, folder, item, is_draft=(kind == "Message" and disposition == "SaveOnly"))
+    _add_attachments(ctx, row, incoming, mime_attachments, attachments_from)
+    row = items.refresh_columns(ctx.conn, row) if attachments.totals(ctx.conn, row["id"])[1] else row
+    if disposition in ("SendOnly", "SendAndSaveCopy"):
+        delivery.deliver(ctx.conn, item, source_item_id=row["id"])
+    if disposition == "SendOnly":
+        items.delete(ctx.conn, row)
+        return None
+    return None if disposition == "SendAndSaveCopy" else row
+
+
+def _clean_copy(element):
+    """The properties a client may set; what the server keeps is dropped."""
+    item = etree.Element(element.tag, nsmap={"t": T})
+    for prop in element:
+        if local(prop) not in SERVER_SET:
+            item.append(copy.deepcopy(prop))
+    return item
+
+
+def _import_mime(element, item):
+    content = element.find(t("MimeContent"))
+    if content is None or not (content.text or "").strip():
+        return []
+    try:
+        raw = base64.b64decode(content.text)
+    except ValueError:
+        raise EWSError("ErrorMimeContentConversionFailed", "MimeContent is not valid base64.")
+    return mime.to_properties(item, raw)
+
+
+def _check_recipients(item):
+    if not delivery.recipient_addresses(item):
+        raise EWSError("ErrorInvalidRecipients", "At least one recipient is required to send a message.")
+
+
+def _add_attachments(ctx, row, incoming, mime_attachments, source_item_id):
+    if source_item_id:
+        attachments.copy_all(ctx.conn, source_item_id, row["id"])
+    for name, content_type, content_id, content in mime_attachments:
+        attachments.add(ctx.conn, row["id"], "FileAttachment", name, content_type, content_id, False, content or b"")
+    if incoming is None:
+        return
+    from .attachments import store_attachment  # the attachments family owns the element format
+    for attachment in incoming:
+        store_attachment(ctx, row, attachment)
+
+
+# ---- replies and forwards ----------------------------------------------------------
+
+def build_response_message(ctx, element):
+    """Turn ReplyToItem / ReplyAllToItem / ForwardItem into the message it stands for;
+    returns it with the id of the item whose attachments a forward carries."""
+    kind = local(element)
+    reference = element.find(t("ReferenceItemId"))
+    if reference is None:
+        raise EWSError("ErrorInvalidRequest", f"{kind} needs a ReferenceItemId.")
+    original_row = ctx.item(reference)
+    original = etree.fromstring(original_row["xml"])
+    me = ctx.mailbox_row()
+    message = etree.Element(t("Message"), nsmap={"t": T})
+    prefix = "FW: " if kind == "ForwardItem" else "RE: "
+    subject = element.findtext(t("Subject")) or prefix + delivery._topic(original.findtext(t("Subject")) or "")
+    sub(message, t("Subject"), subject)
+    sub(message, t("Body"), _quoted_body(element, original), BodyType=_body_type(element, original))
+    for name in ("ToRecipients", "CcRecipients", "BccRecipients"):
+        given = element.find(t(name))
+        if given is not None:
+            message.append(copy.deepcopy(given))
+    if kind != "ForwardItem" and element.find(t("ToRecipients")) is None:
+        _reply_recipients(message, original, me, reply_all=kind == "ReplyAllToItem")
+    if original.findtext(t("InternetMessageId")):
+        sub(message, t("InReplyTo"), original.findtext(t("InternetMessageId")))
+        references = " ".join(filter(None, [original.findtext(t("References")), original.findtext(t("InternetMessageId"))]))
+        sub(message, t("References"), references)
+    return message, original_row["id"] if kind == "ForwardItem" else None
+
+
+def _body_type(element, original):
+    new = element.find(t("NewBodyContent"))
+    if original.find(t("Body")) is not None and original.find(t("Body")).get("BodyType") == "HTML":
+        return "HTML"
+    return new.get("BodyType", "Text") if new is not None else "Text"
+
+
+def _quoted_body(element, original):
+    new = element.find(t("NewBodyContent"))
+    old = original.find(t("Body"))
+    sender = original.findtext(f"{t('From')}/{t('Mailbox')}/{t('Name')}") or \
+        original.findtext(f"{t('From')}/{t('Mailbox')}/{t('EmailAddress')}") or ""
+    header = f"From: {sender}\nSent: {original.findtext(t('DateTimeSent')) or ''}\nSubject: {original.findtext(t('Subject')) or ''}"
+    if _body_type(element, original) == "HTML":
+        new_html = body_as_html(new) if new is not None else ""
+        old_html = body_as_html(old) if old is not None else ""
+        return f"{new_html}<hr><div>{header.replace(chr(10), '<br>')}</div>{old_html}"
+    new_text = body_as_text(new) if new is not None else ""
+    old_text = body_as_text(old) if old is not None else ""
+    return f"{new_text}\n\n________________________________\n{header}\n\n{old_text}"
+
+
+def _reply_recipients(message, original, me, reply_all):
+    author = original.find(t("From")) if original.find(t("From")) is not None else original.find(t("Sender"))
+    to = sub(message, t("ToRecipients"))
+    seen = {me["email"].casefold()}
+
+    def add(container, mailbox):
+        address = (mailbox.findtext(t("EmailAddress")) or "").casefold()
+        if address and address not in seen:
+            seen.add(address)
+            container.append(copy.deepcopy(mailbox))
+
+    if author is not None:
+        for mailbox in author.iter(t("Mailbox")):
+            seen.discard((mailbox.findtext(t("EmailAddress")) or "").casefold())  # replying to oneself is allowed
+            add(to, mailbox)
+    if reply_all:
+        for mailbox in original.iterfind(f"{t('ToRecipients')}/{t('Mailbox')}"):
+            add(to, mailbox)
+        cc = etree.Element(t("CcRecipients"))
+        for mailbox in original.iterfind(f"{t('CcRecipients')}/{t('Mailbox')}"):
+            add(cc, mailbox)
+        if len(cc):
+            message.append(cc)
+
+
+# ---- SendItem -----------------------------------------------------------------------
+
+def send_item(ctx, body):
+    keep = body.get("SaveItemToFolder", "true").lower() == "true"
+    saved_folder = body.find(m("SavedItemFolderId"))
+
+    def handle(item_id, message):
+        row = ctx.item(item_id, check_change_key=True)
+        item = etree.fromstring(row["xml"])
+        _check_recipients(item)
+        sender = ctx.mailbox_row(row["mailbox_id"])
+        delivery.stamp_sent(ctx.conn, item, sender)
+        row = items.save(ctx.conn, row, item, is_draft=0)
+        delivery.deliver(ctx.conn, item, source_item_id=row["id"])
+        if keep:
+            target = ctx.target_folder(saved_folder) if saved_folder is not None else \
+                folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
+            items.move(ctx.conn, row, target)
+        else:
+            items.delete(ctx.conn, row)
+
+    return respond_each("SendItem", item_ids(body.find(m("ItemIds"))), handle)
+
+
+OPERATIONS = {"CreateItem": create_item, "SendItem": send_item}

@@ -1,0 +1,149 @@
+"""Fixtures: a running sandbox over real HTTPS, exchangelib accounts on it, the admin
+API, and the schema check every answer of the sandbox goes through."""
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from ews_sandbox import Sandbox
+from ews_sandbox.wire.ns import M
+
+SCHEMA_DIR_VARIABLE = "EWS_SCHEMA_DIR"
+SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
+
+
+# ---- schema conformance -------------------------------------------------------------
+
+class SchemaCheck:
+    """Validates the element inside every SOAP body the sandbox sends against
+    messages.xsd; remembers the first invalid one for the test to fail on."""
+
+    def __init__(self, schema_dir):
+        import xmlschema  # compiling takes about a second: once per session
+        self.schema = xmlschema.XMLSchema(str(Path(schema_dir) / "messages.xsd"), validation="lax")
+        self.checked = 0
+        self.failure = None
+        self._lock = threading.Lock()
+
+    def __call__(self, payload):
+        from lxml import etree
+        body = etree.fromstring(payload).find(SOAP_BODY)
+        if body is None or len(body) == 0 or etree.QName(body[0]).namespace != M:
+            return  # SOAP faults are outside messages.xsd
+        errors = list(self.schema.iter_errors(etree.tostring(body[0])))
+        with self._lock:
+            self.checked += 1
+            if errors and self.failure is None:
+                self.failure = f"{etree.QName(body[0]).localname}: {errors[0].reason} at {errors[0].path}"
+
+
+@pytest.fixture(scope="session")
+def schema_check():
+    folder = os.environ.get(SCHEMA_DIR_VARIABLE)
+    if not folder or not (Path(folder) / "messages.xsd").exists():
+        print(f"\nschema check skipped: set {SCHEMA_DIR_VARIABLE} to a folder with messages.xsd "
+              "(an Exchange server publishes it at /EWS/messages.xsd)")
+        return None
+    return SchemaCheck(folder)
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_invalid_answer(request, schema_check):
+    yield
+    if schema_check is not None and schema_check.failure:
+        failure, schema_check.failure = schema_check.failure, None
+        pytest.fail(f"the sandbox sent an answer that breaks messages.xsd: {failure}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    check = getattr(pytest, "_ews_schema_check", None)
+    if check is not None:
+        terminalreporter.write_line(f"schema check: {check.checked} sandbox answers validated against messages.xsd")
+
+
+# ---- the sandbox --------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory, schema_check):
+    with Sandbox(db_path=tmp_path_factory.mktemp("sandbox") / "state.db", seed="demo") as running:
+        running.response_hook = schema_check
+        pytest._ews_schema_check = schema_check
+        _trust_sandbox_ca(running.ca_bundle)
+        yield running
+
+
+def _trust_sandbox_ca(ca_bundle):
+    """exchangelib takes TLS settings only through its HTTP adapter class."""
+    from exchangelib.protocol import BaseProtocol
+
+    class TrustSandboxCA(requests.adapters.HTTPAdapter):
+        def cert_verify(self, conn, url, verify, cert):
+            return super().cert_verify(conn, url, ca_bundle, cert)
+
+    BaseProtocol.HTTP_ADAPTER_CLS = TrustSandboxCA
+
+
+class Admin:
+    """The sandbox's admin API, as tests and people use it."""
+
+    def __init__(self, sandbox):
+        self.base = sandbox.base_url + "/_sandbox"
+        self.session = requests.Session()
+        self.session.verify = sandbox.ca_bundle
+        self.session.headers["X-Admin-Token"] = sandbox.admin_token
+
+    def call(self, method, path, body=None):
+        response = self.session.request(method, f"{self.base}/{path}", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self, seed="empty"):
+        return self.call("POST", "reset", {"seed": seed})
+
+    def requests(self):
+        return self.call("GET", "requests")
+
+    def clear_requests(self):
+        return self.call("DELETE", "requests")
+
+    def add_fault(self, spec):
+        return self.call("POST", "faults", spec)
+
+    def clear_faults(self):
+        return self.call("DELETE", "faults")
+
+    def grant(self, owner, delegate):
+        return self.call("POST", "delegates", {"owner": owner, "delegate": delegate})
+
+
+@pytest.fixture(scope="session")
+def admin(sandbox):
+    return Admin(sandbox)
+
+
+@pytest.fixture
+def clean(admin):
+    """A freshly seeded empty tenant (users only), no faults, an empty request log."""
+    admin.clear_faults()
+    admin.reset("empty")
+    yield admin
+    admin.clear_faults()
+
+
+ALICE, BOB, CAROL, DAVE = (f"{name}@contoso.example" for name in ("alice", "bob", "carol", "dave"))
+PASSWORD = "demo-password"
+
+
+@pytest.fixture(scope="session")
+def connect(sandbox):
+    """connect(email, password=..., auth=BASIC|NTLM, mailbox=other, retry=policy) -> Account."""
+    from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials, FailFast
+
+    def make(email=ALICE, password=PASSWORD, auth=BASIC, mailbox=None, retry=None, **config):
+        configuration = Configuration(credentials=Credentials(email, password), service_endpoint=sandbox.ews_url,
+                                      auth_type=auth, retry_policy=retry or FailFast(), **config)
+        return Account(mailbox or email, config=configuration, autodiscover=False, access_type=DELEGATE)
+
+    return make
