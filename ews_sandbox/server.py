@@ -105,9 +105,10 @@ class Application:
                 time.sleep(fault.ms / 1000)
         for fault in faults:
             if fault.kind == "drop-connection" and connection is not None:
+                # Shut the socket down mid-request; cheroot closes it when the write fails.
                 connection.socket.shutdown(socket.SHUT_RDWR)
-                connection.close()
                 self.sandbox.request_log.add(operation, 0, 0, 0, time.perf_counter())
+                start_response("200 OK", [("Content-Length", "1")])
                 return []
             if fault.kind == "http-503":
                 return finish("503 Service Unavailable", [("Retry-After", str(fault.retry_after)),
@@ -125,9 +126,10 @@ class Application:
     def _dispatch(self, request, user, log_entry):
         handler = self.operations.get(request.operation)
         if handler is None:
-            fault = SOAPFault("ErrorInvalidRequest",
+            # Not ErrorInvalidRequest: exchangelib reads that as a wrong version and retries them all.
+            fault = SOAPFault("ErrorInvalidOperation",
                               f"The EWS sandbox does not implement the operation {request.operation}.",
-                              fault_code="a:ErrorInvalidRequest")
+                              fault_code="a:ErrorInvalidOperation")
             return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
         try:
             with self.sandbox.database.transaction() as conn:

@@ -90,12 +90,13 @@ class Admin:
 
     def __init__(self, sandbox):
         self.base = sandbox.base_url + "/_sandbox"
+        self.ca_bundle = sandbox.ca_bundle
         self.session = requests.Session()
-        self.session.verify = sandbox.ca_bundle
         self.session.headers["X-Admin-Token"] = sandbox.admin_token
 
     def call(self, method, path, body=None):
-        response = self.session.request(method, f"{self.base}/{path}", json=body)
+        # verify per request: a REQUESTS_CA_BUNDLE in the environment beats Session.verify
+        response = self.session.request(method, f"{self.base}/{path}", json=body, verify=self.ca_bundle)
         response.raise_for_status()
         return response.json()
 
@@ -140,8 +141,12 @@ PASSWORD = "demo-password"
 def connect(sandbox):
     """connect(email, password=..., auth=BASIC|NTLM, mailbox=other, retry=policy) -> Account."""
     from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials, FailFast
+    from exchangelib.protocol import close_connections
 
     def make(email=ALICE, password=PASSWORD, auth=BASIC, mailbox=None, retry=None, **config):
+        # exchangelib caches one protocol per (endpoint, credentials), retry policy included:
+        # start from scratch so each account gets the settings asked for here.
+        close_connections()
         configuration = Configuration(credentials=Credentials(email, password), service_endpoint=sandbox.ews_url,
                                       auth_type=auth, retry_policy=retry or FailFast(), **config)
         return Account(mailbox or email, config=configuration, autodiscover=False, access_type=DELEGATE)

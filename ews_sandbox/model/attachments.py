@@ -44,3 +44,33 @@ def move_all(conn, from_item_id, to_item_id):
 
 def delete(conn, attachment_id):
     conn.execute("DELETE FROM attachments WHERE id = ?", (attachment_id,))
+
+
+def info(conn, attachment_id):
+    """An attachment row without its content (which may be tens of megabytes)."""
+    row = conn.execute(
+        "SELECT id, item_id, kind, name, content_type, content_id, is_inline, modified, size"
+        " FROM attachments WHERE id = ?", (attachment_id,)).fetchone()
+    if row is None:
+        raise EWSError("ErrorItemNotFound")
+    return row
+
+
+def content(conn, attachment_id):
+    row = conn.execute("SELECT content FROM attachments WHERE id = ?", (attachment_id,)).fetchone()
+    if row is None:
+        raise EWSError("ErrorItemNotFound")
+    return row["content"] or b""
+
+
+def content_slices(conn, attachment_id, slice_size):
+    """The content in slices of `slice_size` bytes, read with substr() so that no more
+    than one slice is in memory at a time."""
+    offset = 1  # substr() counts from 1
+    while True:
+        piece = conn.execute("SELECT substr(content, ?, ?) FROM attachments WHERE id = ?",
+                             (offset, slice_size, attachment_id)).fetchone()
+        if piece is None or not piece[0]:
+            return
+        yield bytes(piece[0])
+        offset += slice_size

@@ -14,7 +14,7 @@ class EWSError(Exception):
 class SOAPFault(Exception):
     """A request-level failure: the whole request is refused with a SOAP fault."""
 
-    def __init__(self, code, text, fault_code="a:ErrorInvalidRequest", message_xml=None, http_status=500):
+    def __init__(self, code, text, fault_code="a:ErrorInvalidOperation", message_xml=None, http_status=500):
         super().__init__(text)
         self.code = code
         self.text = text

@@ -1,0 +1,211 @@
+"""Messages and generic items through exchangelib: create, send and deliver, reply and
+forward, read in every shape, update with change keys, delete, move, copy, archive."""
+import pytest
+from exchangelib import HTMLBody, Mailbox, Message
+from exchangelib.errors import ErrorInvalidIdMalformed, ErrorIrresolvableConflict, ErrorItemNotFound
+from exchangelib.extended_properties import ExtendedProperty
+from exchangelib.items import SEND_ONLY_TO_ALL
+
+from conftest import ALICE, BOB, CAROL, DAVE
+
+
+@pytest.fixture
+def alice(clean, connect):
+    return connect(ALICE)
+
+
+def inbox_subjects(account):
+    return sorted(m.subject for m in account.inbox.all().only("subject"))
+
+
+def test_send_delivers_to_to_cc_and_bcc_with_bcc_hidden(alice, connect):
+    Message(account=alice, subject="Kickoff", body="Agenda attached",
+            to_recipients=[BOB], cc_recipients=[CAROL], bcc_recipients=[DAVE]).send_and_save()
+    for user in (BOB, CAROL, DAVE):
+        received = connect(user).inbox.get(subject="Kickoff")
+        assert received.is_read is False
+        assert received.author.email_address == ALICE
+        assert [r.email_address for r in received.to_recipients] == [BOB]
+        assert [r.email_address for r in received.cc_recipients] == [CAROL]
+        assert received.bcc_recipients is None  # nobody's copy shows the Bcc line
+    sent = alice.sent.get(subject="Kickoff")
+    assert [r.email_address for r in sent.bcc_recipients] == [DAVE]
+    assert sent.is_read is True and sent.datetime_sent is not None
+
+
+def test_send_only_keeps_no_copy_and_draft_save_sends_nothing(alice, connect):
+    Message(account=alice, subject="No copy", body="x", to_recipients=[BOB]).send(save_copy=False)
+    draft = Message(account=alice, folder=alice.drafts, subject="Draft", body="x", to_recipients=[BOB])
+    draft.save()
+    assert alice.sent.filter(subject="No copy").count() == 0
+    assert alice.drafts.get(subject="Draft").is_draft is True
+    assert inbox_subjects(connect(BOB)) == ["No copy"]
+
+
+def test_distribution_list_expands_once_per_member(alice, connect):
+    Message(account=alice, subject="To the team", body="x", to_recipients=["team@contoso.example", BOB]).send()
+    assert [connect(u).inbox.filter(subject="To the team").count() for u in (BOB, CAROL, DAVE)] == [1, 1, 0]
+    assert alice.inbox.filter(subject="To the team").count() == 1  # alice is on the team too
+
+
+def test_saved_draft_is_sent_with_send_item(alice, connect):
+    draft = Message(account=alice, folder=alice.drafts, subject="Later", body="x", to_recipients=[BOB])
+    draft.save()
+    draft.send()
+    assert alice.drafts.filter(subject="Later").count() == 0
+    assert alice.sent.get(subject="Later").is_draft is False
+    assert inbox_subjects(connect(BOB)) == ["Later"]
+
+
+def test_reply_reply_all_and_forward(alice, connect):
+    Message(account=alice, subject="Plan", body="Original text", to_recipients=[BOB], cc_recipients=[CAROL]).send()
+    bob = connect(BOB)
+    received = bob.inbox.get(subject="Plan")
+    received.reply(subject="RE: Plan", body="Looks good")
+    received.reply_all(subject="RE: Plan", body="Agreed, all")
+    received.forward(subject="FW: Plan", body="FYI", to_recipients=[DAVE])
+    replies = list(alice.inbox.filter(subject="RE: Plan"))
+    assert len(replies) == 2
+    assert all("Original text" in r.body for r in replies)
+    assert any("Looks good" in r.body for r in replies)
+    carol_copies = connect(CAROL).inbox.filter(subject="RE: Plan")
+    assert [r.body.split("\n")[0] for r in carol_copies] == ["Agreed, all"]
+    forwarded = connect(DAVE).inbox.get(subject="FW: Plan")
+    assert forwarded.in_reply_to == received.message_id
+    assert "FYI" in forwarded.body and "Original text" in forwarded.body
+
+
+def test_get_item_shapes_and_body_types(alice):
+    item = Message(account=alice, folder=alice.inbox, subject="Shapes", body=HTMLBody("<p>Hello <b>there</b></p>"),
+                   categories=["Blue", "Green"], importance="High")
+    item.save()
+    fetched = alice.inbox.get(id=item.id)
+    assert fetched.body == "<p>Hello <b>there</b></p>" and isinstance(fetched.body, HTMLBody)
+    assert fetched.text_body.strip() == "Hello there"
+    assert fetched.categories == ["Blue", "Green"] and fetched.importance == "High"
+    assert fetched.size > 0 and fetched.has_attachments is False
+    only = alice.inbox.filter(subject="Shapes").only("subject", "importance").get()
+    assert only.subject == "Shapes" and only.categories is None
+    assert list(alice.inbox.filter(subject="Shapes").values_list("importance", flat=True)) == ["High"]
+
+
+def test_mime_content_renders_headers_and_body(alice):
+    Message(account=alice, subject="Mime me", body="plain words", to_recipients=[BOB]).send_and_save()
+    sent = alice.sent.get(subject="Mime me")
+    mime = sent.mime_content.decode()
+    assert "Subject: Mime me" in mime and "plain words" in mime and BOB in mime
+
+
+def test_update_set_append_delete_and_change_keys(alice):
+    item = Message(account=alice, folder=alice.inbox, subject="Before", body="one", is_read=False)
+    item.save()
+    first_key = item.changekey
+    item.subject, item.is_read = "After", True
+    item.save(update_fields=["subject", "is_read"])
+    assert item.changekey != first_key
+    fetched = alice.inbox.get(id=item.id)
+    assert (fetched.subject, fetched.is_read) == ("After", True)
+    stale = Message(account=alice, folder=alice.inbox, id=item.id, changekey=first_key, subject="Stale")
+    with pytest.raises(ErrorIrresolvableConflict):
+        stale.save(update_fields=["subject"], conflict_resolution="NeverOverwrite")
+    stale.save(update_fields=["subject"], conflict_resolution="AlwaysOverwrite")
+    fetched.categories = None
+    fetched.importance = "Low"
+    fetched.save(update_fields=["importance"])
+    assert alice.inbox.get(id=item.id).subject == "Stale"
+    fetched = alice.inbox.get(id=item.id)
+    fetched.subject = None
+    fetched.save(update_fields=["subject"])
+    assert alice.inbox.get(id=item.id).subject is None
+
+
+def test_extended_properties_round_trip(alice):
+    class Ticket(ExtendedProperty):
+        property_set_id = "c11ff724-aa03-4555-9952-8fa248a11c3e"
+        property_name = "TicketNumber"
+        property_type = "Integer"
+
+    class Labels(ExtendedProperty):
+        property_set_id = "c11ff724-aa03-4555-9952-8fa248a11c3e"
+        property_name = "Labels"
+        property_type = "StringArray"
+
+    class FlagStatus(ExtendedProperty):
+        property_tag = 0x1090
+        property_type = "Integer"
+
+    Message.register("ticket", Ticket)
+    Message.register("labels", Labels)
+    Message.register("flag_status", FlagStatus)
+    try:
+        item = Message(account=alice, folder=alice.inbox, subject="Tagged", ticket=4711, labels=["a", "b"],
+                       flag_status=2)
+        item.save()
+        fetched = alice.inbox.get(id=item.id)
+        assert (fetched.ticket, fetched.labels, fetched.flag_status) == (4711, ["a", "b"], 2)
+        fetched.ticket = 4712
+        fetched.save(update_fields=["ticket"])
+        assert alice.inbox.get(id=item.id).ticket == 4712
+        assert [m.subject for m in alice.inbox.filter(ticket=4712)] == ["Tagged"]
+    finally:
+        for name in ("ticket", "labels", "flag_status"):
+            Message.deregister(name)
+
+
+def test_delete_modes(alice):
+    made = [Message(account=alice, folder=alice.inbox, subject=f"Delete {i}") for i in range(3)]
+    alice.bulk_create(folder=alice.inbox, items=made)
+    hard, soft, trash = alice.inbox.all().order_by("subject")
+    hard.delete()
+    soft.soft_delete()
+    trash.move_to_trash()
+    assert alice.inbox.total_count == 0
+    assert [m.subject for m in alice.trash.all()] == ["Delete 2"]
+    assert alice.recoverable_items_deletions.filter(subject="Delete 1").count() == 1
+    with pytest.raises(ErrorItemNotFound):
+        alice.inbox.get(id=hard.id)
+
+
+def test_move_copy_archive_and_junk(alice):
+    folder = alice.inbox.__class__(parent=alice.inbox, name="Projects")
+    folder.save()
+    item = Message(account=alice, folder=alice.inbox, subject="Moving")
+    item.save()
+    old_id = item.id
+    item.move(folder)
+    assert item.id != old_id and folder.get(subject="Moving").id == item.id
+    with pytest.raises(ErrorItemNotFound):
+        alice.inbox.get(id=old_id)
+    copy = item.copy(alice.inbox)
+    assert alice.inbox.get(subject="Moving").id != item.id
+    alice.bulk_archive(ids=[item], to_folder=folder)
+    assert alice.archive.filter(subject="Moving").count() == 1
+    alice.bulk_mark_as_junk(ids=alice.inbox.filter(subject="Moving"), is_junk=True, move_item=True)
+    assert alice.junk.filter(subject="Moving").count() == 1
+    assert copy is not None
+
+
+def test_bulk_calls_report_failed_elements(alice):
+    items = alice.bulk_create(folder=alice.inbox, items=[Message(account=alice, subject=f"B{i}") for i in range(5)])
+    alice.inbox.get(subject="B2").delete()
+    results = alice.bulk_move(ids=items, to_folder=alice.trash)
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(failures) == 1 and isinstance(failures[0], ErrorItemNotFound)
+    assert alice.trash.total_count == 4
+
+
+def test_bad_ids_are_refused_as_exchange_does(alice):
+    with pytest.raises(ErrorInvalidIdMalformed):
+        alice.inbox.get(id="not-an-id", changekey="x")
+    with pytest.raises(ErrorItemNotFound):
+        alice.inbox.get(id="AAAAKlNCWEkAAAABAAAAAAAAdTA=", changekey="x")
+
+
+def test_messages_keep_flags_importance_categories_and_read_state(alice):
+    alice.bulk_create(folder=alice.inbox, items=[
+        Message(account=alice, subject="Flagged", importance="High", categories=["Red"], is_read=False)])
+    item = alice.inbox.get(subject="Flagged")
+    assert (item.importance, item.categories, item.is_read) == ("High", ["Red"], False)
+    item.is_read = True
+    item.save(update_fields=["is_read"])
+    assert alice.inbox.unread_count == 0

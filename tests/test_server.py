@@ -1,0 +1,210 @@
+"""The sandbox as a server: sign-in, version, access rights, faults, the admin API,
+state that survives restarts and is shared between processes, the command line."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from exchangelib import BASIC, NTLM, Account, Configuration, Credentials, FaultTolerance, Message
+from exchangelib.errors import (
+    ErrorAccessDenied, ErrorImpersonateUserDenied, ErrorInvalidOperation, ErrorNonExistentMailbox,
+    ErrorServerBusy, ErrorTimeoutExpired, RateLimitError, TransportError, UnauthorizedError,
+)
+
+from conftest import ALICE, BOB, PASSWORD
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("auth", [BASIC, NTLM])
+def test_sign_in_reads_the_inbox(clean, connect, auth):
+    account = connect(ALICE, auth=auth)
+    assert account.inbox.total_count == 0
+    assert account.version.build.major_version == 15
+
+
+def test_auth_type_and_version_are_negotiated_as_exchangelib_does(clean, sandbox):
+    config = Configuration(credentials=Credentials(BOB, PASSWORD), service_endpoint=sandbox.ews_url)
+    account = Account(BOB, config=config, autodiscover=False)
+    assert account.inbox.name == "Inbox"
+    assert config.auth_type == NTLM  # offered NTLM and Basic: exchangelib prefers NTLM
+    assert account.version.api_version == "Exchange2016"
+    log = clean.requests()
+    assert [e["status"] for e in log[:1]] == [401] and log[0]["operation"] == "ConvertId"
+
+
+def test_a_wrong_password_is_refused(clean, connect):
+    for auth in (BASIC, NTLM):
+        with pytest.raises(UnauthorizedError):
+            connect(ALICE, password="wrong", auth=auth).inbox.total_count
+
+
+def test_delegate_access_is_refused_then_granted(clean, connect):
+    bob_on_alice = connect(BOB, mailbox=ALICE)
+    with pytest.raises(ErrorAccessDenied):
+        bob_on_alice.inbox.total_count
+    with pytest.raises(ErrorNonExistentMailbox):
+        connect(BOB, mailbox="nobody@contoso.example").inbox.total_count
+    clean.grant(owner=ALICE, delegate=BOB)
+    assert connect(BOB, mailbox=ALICE).inbox.name == "Inbox"
+
+
+def test_impersonation_needs_an_app_token(clean, connect):
+    from exchangelib import IMPERSONATION
+    config = connect(BOB).protocol.config
+    with pytest.raises(ErrorImpersonateUserDenied):
+        Account(ALICE, config=config, autodiscover=False, access_type=IMPERSONATION).inbox.total_count
+
+
+def test_unimplemented_operations_are_refused_by_name(clean, connect):
+    with pytest.raises(ErrorInvalidOperation, match="GetUserOofSettings"):
+        connect(ALICE).oof_settings
+
+
+# ---- faults ---------------------------------------------------------------------------
+
+def test_server_busy_backs_off_and_retries(clean, connect):
+    clean.add_fault({"kind": "server-busy", "every": 2, "backoff_ms": 200, "operations": ["GetFolder"]})
+    with pytest.raises(ErrorServerBusy) as raised:
+        connect(ALICE).inbox  # GetFolder root passes, GetFolder inbox is throttled; FailFast raises
+    assert raised.value.back_off == 0.2
+    account = connect(ALICE, retry=FaultTolerance(max_wait=10))
+    started = time.monotonic()
+    assert account.inbox.total_count == 0
+    assert time.monotonic() - started >= 0.2
+    statuses = [e["status"] for e in clean.requests() if e["operation"] == "GetFolder"]
+    assert 500 in statuses and statuses[-1] == 200
+
+
+def test_http_503_with_retry_after_is_retried(clean, connect):
+    clean.add_fault("http-503:every=2,retry_after=1,operations=GetFolder")
+    account = connect(ALICE, retry=FaultTolerance(max_wait=10))
+    assert account.inbox.total_count == 0
+    assert 503 in [e["status"] for e in clean.requests()]
+
+
+def test_a_wait_longer_than_max_wait_raises_rate_limit(clean, connect):
+    clean.add_fault({"kind": "server-busy", "backoff_ms": 60000})
+    with pytest.raises((RateLimitError, ErrorServerBusy)):
+        connect(ALICE, retry=FaultTolerance(max_wait=1)).inbox
+
+
+def test_latency_is_added_to_named_operations(clean, connect):
+    clean.add_fault("latency:ms=150,operations=GetFolder")
+    started = time.monotonic()
+    assert connect(ALICE).inbox.total_count == 0
+    assert time.monotonic() - started >= 0.3  # GetFolder root, then GetFolder inbox
+
+
+def test_a_dropped_connection_is_a_timeout_to_exchangelib(clean, connect):
+    clean.add_fault("drop-connection:operations=GetFolder")
+    # With one session in its pool, exchangelib does not retry a dropped connection.
+    with pytest.raises(ErrorTimeoutExpired):
+        connect(ALICE, retry=FaultTolerance(max_wait=5)).inbox
+    assert [e["status"] for e in clean.requests() if e["operation"] == "GetFolder"] == [0]
+
+
+def test_ews_disabled_answers_403(clean, connect):
+    clean.add_fault("ews-disabled")
+    with pytest.raises(TransportError, match="403"):
+        connect(ALICE).inbox
+
+
+# ---- admin API ------------------------------------------------------------------------
+
+def test_admin_api_needs_the_token(sandbox, admin):
+    for headers in ({}, {"X-Admin-Token": "wrong"}):
+        answer = requests.get(sandbox.base_url + "/_sandbox/requests", headers=headers, verify=sandbox.ca_bundle)
+        assert answer.status_code == 403
+    assert isinstance(admin.requests(), list)
+
+
+def test_admin_api_rejects_bad_fault_specs(sandbox, admin):
+    answer = admin.session.post(sandbox.base_url + "/_sandbox/faults", json={"kind": "meteor"},
+                                verify=sandbox.ca_bundle)
+    assert answer.status_code == 400 and "unknown fault kind" in answer.json()["error"]
+
+
+def test_request_log_records_each_call(clean, connect):
+    clean.clear_requests()
+    connect(ALICE, auth=BASIC).inbox.total_count
+    entries = clean.requests()
+    assert [e["operation"] for e in entries][-2:] == ["GetFolder", "GetFolder"]
+    last = entries[-1]
+    assert last["status"] == 200 and last["mailbox"] == ALICE
+    assert last["request_bytes"] > 0 and last["response_bytes"] > 0 and last["ms"] >= 0
+
+
+def test_reset_to_demo_seeds_users_a_list_and_messages(clean, connect, admin):
+    answer = admin.reset("demo")
+    assert len(answer["users"]) >= 4
+    account = connect(ALICE)
+    assert account.inbox.total_count >= 5
+    users = admin.call("GET", "users")
+    assert any(u["kind"] == "dl" for u in users)
+
+
+# ---- processes and persistence ---------------------------------------------------------
+
+def _serve(db, *extra):
+    process = subprocess.Popen([sys.executable, "-m", "ews_sandbox", "serve", "--db", str(db), "--json", *extra],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert line, process.stderr.read()
+    return process, json.loads(line)
+
+
+def _account(ready, email=ALICE):
+    from exchangelib import DELEGATE
+    from exchangelib.protocol import BaseProtocol
+
+    class Trust(requests.adapters.HTTPAdapter):
+        def cert_verify(self, conn, url, verify, cert):
+            return super().cert_verify(conn, url, ready["ca_bundle"], cert)
+
+    BaseProtocol.HTTP_ADAPTER_CLS = Trust
+    password = next(u["password"] for u in ready["users"] if u["email"] == email)
+    config = Configuration(credentials=Credentials(email, password), service_endpoint=ready["ews_url"], auth_type=BASIC)
+    return Account(email, config=config, autodiscover=False, access_type=DELEGATE)
+
+
+def test_cli_ready_line_restart_and_two_processes_on_one_database(tmp_path, sandbox):
+    db = tmp_path / "shared.db"
+    first, ready = _serve(db, "--seed", "empty")
+    try:
+        assert set(ready) >= {"ews_url", "ca_bundle", "admin_token", "users"}
+        assert ready["ews_url"].startswith("https://127.0.0.1:") and ready["ews_url"].endswith("/EWS/Exchange.asmx")
+        second, ready2 = _serve(db)
+        try:
+            sender = _account(ready, ALICE)
+            Message(account=sender, subject="Across processes", body="x", to_recipients=[BOB]).send()
+            receiver = _account(ready2, BOB)
+            assert receiver.inbox.total_count == 1
+        finally:
+            second.send_signal(signal.SIGINT)
+            assert second.wait(10) == 0
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(10) == 0
+    third, ready3 = _serve(db)
+    try:
+        assert _account(ready3, BOB).inbox.total_count == 1  # state survived the restart
+    finally:
+        third.terminate()
+        third.wait(10)
+        _restore_sandbox_trust(sandbox)
+
+
+def _restore_sandbox_trust(sandbox):
+    from conftest import _trust_sandbox_ca
+    _trust_sandbox_ca(sandbox.ca_bundle)
+
+
+def test_cli_refuses_a_bad_fault_spec(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ews_sandbox", "serve", "--db", str(tmp_path / "x.db"),
+                             "--fault", "server-busy:every"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "--fault" in result.stderr
