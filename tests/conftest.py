@@ -43,6 +43,8 @@ class SchemaCheck:
 def schema_check():
     folder = os.environ.get(SCHEMA_DIR_VARIABLE)
     if not folder or not (Path(folder) / "messages.xsd").exists():
+        if os.environ.get("EWS_SCHEMA_REQUIRED") == "1":
+            pytest.exit(f"{SCHEMA_DIR_VARIABLE}={folder!r} has no messages.xsd and the schema check is required", 3)
         print(f"\nschema check skipped: set {SCHEMA_DIR_VARIABLE} to a folder with messages.xsd "
               "(an Exchange server publishes it at /EWS/messages.xsd)")
         return None
@@ -61,6 +63,14 @@ def pytest_terminal_summary(terminalreporter):
     check = getattr(pytest, "_ews_schema_check", None)
     if check is not None:
         terminalreporter.write_line(f"schema check: {check.checked} sandbox answers validated against messages.xsd")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Where the check is required (CI), a run in which it validated nothing fails."""
+    check = getattr(pytest, "_ews_schema_check", None)
+    if os.environ.get("EWS_SCHEMA_REQUIRED") == "1" and (check is None or check.checked == 0):
+        print("\nschema check required but no sandbox answer was validated")
+        session.exitstatus = 1
 
 
 # ---- the sandbox --------------------------------------------------------------------

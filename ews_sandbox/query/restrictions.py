@@ -112,6 +112,9 @@ def typed_constant(text, path):
     return value
 
 
+_constant = lru_cache(maxsize=1024)(typed_constant)  # evaluated per row: parse each constant once
+
+
 def _describe(path):
     return path.uri if path.kind != "extended" else "ExtendedFieldURI"
 
@@ -258,7 +261,7 @@ def _compare(node, values, values_of):
         constants = [typed(v, kind, node.path.name) for v in values_of(node.other) or []]
         constants = [c for c in constants if c is not None]
     else:
-        constants = [typed_constant(node.constant, node.path)]
+        constants = [_constant(node.constant, node.path)]
     test = COMPARISONS[node.kind]
     found = any(test(value, constant) for value in (typed(v, kind, node.path.name) for v in values)
                 if value is not None for constant in constants)

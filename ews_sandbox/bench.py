@@ -1,0 +1,102 @@
+"""python -m ews_sandbox bench: how fast the sandbox pages and queries.
+
+Prints, for a folder of --items messages: items per second that exchangelib pages with
+.only(), and per request the server's milliseconds beside the client's; then the server
+time of FindItem with an indexed restriction at each of --sizes (how it grows).
+"""
+import tempfile
+import time
+from pathlib import Path
+
+from lxml import etree
+
+from .model import folders, items
+from .wire.ns import T, t
+
+ALICE = "alice@contoso.example"
+
+
+def _message(number):
+    item = etree.Element(t("Message"), nsmap={"t": T})
+    etree.SubElement(item, t("Subject")).text = f"Bench message {number}"
+    etree.SubElement(item, t("Body"), BodyType="Text").text = f"Body of message {number}. " * 4
+    etree.SubElement(item, t("IsRead")).text = "true" if number % 3 else "false"
+    etree.SubElement(item, t("Importance")).text = "Normal"
+    return item
+
+
+def fill_folder(sandbox, name, count):
+    """A folder of `count` messages in alice's mailbox, written straight to the model."""
+    with sandbox.database.transaction() as conn:
+        mailbox_id = conn.execute("SELECT id FROM users WHERE email = ?", (ALICE,)).fetchone()[0]
+        parent = folders.distinguished(conn, mailbox_id, "inbox")
+        folder = folders.create(conn, parent, name, "Folder", "IPF.Note", None)
+        for number in range(count):
+            items.insert(conn, folder, _message(number),
+                         received=f"2026-{1 + number % 12:02d}-{1 + number % 28:02d}T{number % 24:02d}:00:00Z")
+    return name
+
+
+def _account(sandbox):
+    import requests
+    from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials
+    from exchangelib.protocol import BaseProtocol
+
+    ca_bundle = sandbox.ca_bundle
+
+    class TrustSandboxCA(requests.adapters.HTTPAdapter):
+        def cert_verify(self, conn, url, verify, cert):
+            return super().cert_verify(conn, url, ca_bundle, cert)
+
+    BaseProtocol.HTTP_ADAPTER_CLS = TrustSandboxCA
+    config = Configuration(credentials=Credentials(ALICE, "demo-password"), service_endpoint=sandbox.ews_url,
+                           auth_type=BASIC)
+    return Account(ALICE, config=config, autodiscover=False, access_type=DELEGATE)
+
+
+def _server_ms(sandbox, operation):
+    return [e["ms"] for e in sandbox.request_log.entries() if e["operation"] == operation]
+
+
+def bench_paging(sandbox, account, count):
+    folder = account.inbox / fill_folder(sandbox, f"Paging {count}", count)
+    print(f"\nPaging a folder of {count:,} messages with .only('subject', 'datetime_received'):")
+    print(f"{'page size':>10} {'items/s':>10} {'requests':>9} {'server ms/req':>14} {'client ms/req':>14}")
+    for page_size in (100, 1000):
+        sandbox.request_log.clear()
+        queryset = folder.all().only("subject", "datetime_received")
+        queryset.page_size = page_size
+        started = time.perf_counter()
+        seen = sum(1 for _ in queryset)
+        elapsed = time.perf_counter() - started
+        server = _server_ms(sandbox, "FindItem")
+        assert seen == count, f"paged {seen} of {count}"
+        client_ms = elapsed * 1000 / len(server)
+        print(f"{page_size:>10} {count / elapsed:>10,.0f} {len(server):>9} {sum(server) / len(server):>14.1f}"
+              f" {client_ms:>14.1f}")
+
+
+def bench_indexed_query(sandbox, account, sizes):
+    print("\nFindItem with an indexed restriction (subject equals one value), server ms:")
+    print(f"{'folder size':>12} {'median ms':>10} {'matches':>8}")
+    for size in sizes:
+        folder = account.inbox / fill_folder(sandbox, f"Query {size}", size)
+        timings = []
+        for attempt in range(5):
+            sandbox.request_log.clear()
+            found = list(folder.filter(subject=f"Bench message {size // 2}").only("subject"))
+            timings += _server_ms(sandbox, "FindItem")
+        timings.sort()
+        print(f"{size:>12,} {timings[len(timings) // 2]:>10.2f} {len(found):>8}")
+
+
+def run(args):
+    from .sandbox import Sandbox
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    with tempfile.TemporaryDirectory() as folder:
+        with Sandbox(db_path=Path(folder) / "bench.db", seed="empty") as sandbox:
+            account = _account(sandbox)
+            account.inbox.total_count  # sign in and warm up before timing
+            bench_paging(sandbox, account, args.items)
+            bench_indexed_query(sandbox, account, sizes)
+    return 0

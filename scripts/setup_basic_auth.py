@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Check an on-premises sign-in with a username and password (Basic or NTLM).
+
+Connects, then prints who it acts as, the server's version and the inbox totals.
+With EWS_AUTH unset it signs in to the local sandbox with the scheme of --auth, so
+both paths can be tried offline. Exchange Online refuses passwords: use the OAuth
+setup scripts there.
+
+Settings (.env): EWS_AUTH=basic|ntlm, EWS_EMAIL, EWS_USERNAME (DOMAIN\\user or UPN),
+EWS_PASSWORD, and EWS_SERVER or EWS_SERVICE_ENDPOINT (autodiscover when neither).
+"""
+import sys
+
+import ews_config
+
+COVERED = ("sandbox", "basic", "ntlm")
+
+
+def main(argv=None):
+    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser.add_argument("--auth", choices=("basic", "ntlm"),
+                        help="password scheme to try against the sandbox (default: basic)")
+    args = parser.parse_args(argv)
+    with ews_config.connect(args) as ews:
+        if ews.settings.mode not in COVERED:
+            raise ews_config.ConfigError(f"EWS_AUTH={ews.settings.mode} is not a password mode; "
+                                         f"run {ews_config.SETUP_SCRIPT[ews.settings.mode]} instead")
+        scheme = args.auth if ews.settings.mode == "sandbox" else ews.settings.mode
+        account = ews.account(auth_type=scheme or "basic")
+        summary = ews_config.connection_summary(account, scheme or "basic")
+        if args.json:
+            ews_config.print_json(summary)
+        else:
+            print(ews_config.describe(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
