@@ -156,6 +156,7 @@ def test_delete_modes(alice):
     made = [Message(account=alice, folder=alice.inbox, subject=f"Delete {i}") for i in range(3)]
     alice.bulk_create(folder=alice.inbox, items=made)
     hard, soft, trash = alice.inbox.all().order_by("subject")
+    hard_id, hard_changekey = hard.id, hard.changekey  # delete() clears them on the object
     hard.delete()
     soft.soft_delete()
     trash.move_to_trash()
@@ -163,7 +164,7 @@ def test_delete_modes(alice):
     assert [m.subject for m in alice.trash.all()] == ["Delete 2"]
     assert alice.recoverable_items_deletions.filter(subject="Delete 1").count() == 1
     with pytest.raises(ErrorItemNotFound):
-        alice.inbox.get(id=hard.id)
+        alice.inbox.get(id=hard_id, changekey=hard_changekey)
 
 
 def test_move_copy_archive_and_junk(alice):
@@ -179,7 +180,8 @@ def test_move_copy_archive_and_junk(alice):
     copy = item.copy(alice.inbox)
     assert alice.inbox.get(subject="Moving").id != item.id
     alice.bulk_archive(ids=[item], to_folder=folder)
-    assert alice.archive.filter(subject="Moving").count() == 1
+    archived = alice.archive_msg_folder_root / "Projects"
+    assert archived.filter(subject="Moving").count() == 1
     alice.bulk_mark_as_junk(ids=alice.inbox.filter(subject="Moving"), is_junk=True, move_item=True)
     assert alice.junk.filter(subject="Moving").count() == 1
     assert copy is not None
@@ -191,6 +193,7 @@ def test_bulk_calls_report_failed_elements(alice):
     results = alice.bulk_move(ids=items, to_folder=alice.trash)
     failures = [r for r in results if isinstance(r, Exception)]
     assert len(failures) == 1 and isinstance(failures[0], ErrorItemNotFound)
+    alice.trash.refresh()
     assert alice.trash.total_count == 4
 
 

@@ -1,4 +1,6 @@
 """Attachments of items: file bytes or an attached item's XML, stored beside the item."""
+import sqlite3
+
 from ..wire.errors import EWSError
 from .properties import now_text
 
@@ -64,13 +66,13 @@ def content(conn, attachment_id):
 
 
 def content_slices(conn, attachment_id, slice_size):
-    """The content in slices of `slice_size` bytes, read with substr() so that no more
-    than one slice is in memory at a time."""
-    offset = 1  # substr() counts from 1
-    while True:
-        piece = conn.execute("SELECT substr(content, ?, ?) FROM attachments WHERE id = ?",
-                             (offset, slice_size, attachment_id)).fetchone()
-        if piece is None or not piece[0]:
-            return
-        yield bytes(piece[0])
-        offset += slice_size
+    """The content in slices of `slice_size` bytes, read through SQLite's incremental
+    blob I/O: neither the whole blob nor more than one slice is ever in memory
+    (substr() would load the whole value on every call)."""
+    try:
+        blob = conn.blobopen("attachments", "content", attachment_id, readonly=True)
+    except sqlite3.OperationalError:  # the row is gone, or its content is NULL
+        return
+    with blob:
+        while piece := blob.read(slice_size):
+            yield piece

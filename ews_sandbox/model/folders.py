@@ -12,7 +12,7 @@ DISTINGUISHED_TREE = [
     ("deleteditems", "Deleted Items", "Folder", "IPF.Note", "msgfolderroot"),
     ("outbox", "Outbox", "Folder", "IPF.Note", "msgfolderroot"),
     ("junkemail", "Junk Email", "Folder", "IPF.Note", "msgfolderroot"),
-    ("archive", "Archive", "Folder", "IPF.Note", "msgfolderroot"),
+    (None, "Archive", "Folder", "IPF.Note", "msgfolderroot"),  # one-click archive: not distinguished in 2016
     ("calendar", "Calendar", "CalendarFolder", "IPF.Appointment", "msgfolderroot"),
     ("contacts", "Contacts", "ContactsFolder", "IPF.Contact", "msgfolderroot"),
     ("tasks", "Tasks", "TasksFolder", "IPF.Task", "msgfolderroot"),
@@ -28,18 +28,41 @@ DISTINGUISHED_TREE = [
     ("recoverableitemsdeletions", "Deletions", "Folder", None, "recoverableitemsroot"),
     ("recoverableitemsversions", "Versions", "Folder", None, "recoverableitemsroot"),
     ("recoverableitemspurges", "Purges", "Folder", None, "recoverableitemsroot"),
+    # The online archive: a second hierarchy with a root of its own.
+    ("archiveroot", "Archive Root", "Folder", None, None),
+    ("archivemsgfolderroot", "Top of Information Store", "Folder", "IPF.Note", "archiveroot"),
+    ("archiveinbox", "Inbox", "Folder", "IPF.Note", "archivemsgfolderroot"),
+    ("archivedeleteditems", "Deleted Items", "Folder", "IPF.Note", "archivemsgfolderroot"),
+    ("archiverecoverableitemsroot", "Recoverable Items", "Folder", None, "archiveroot"),
+    ("archiverecoverableitemsdeletions", "Deletions", "Folder", None, "archiverecoverableitemsroot"),
+    ("archiverecoverableitemsversions", "Versions", "Folder", None, "archiverecoverableitemsroot"),
+    ("archiverecoverableitemspurges", "Purges", "Folder", None, "archiverecoverableitemsroot"),
 ]
 ELEMENT_FOR_CLASS = {"IPF.Appointment": "CalendarFolder", "IPF.Contact": "ContactsFolder", "IPF.Task": "TasksFolder"}
 
 
 def create_mailbox(conn, mailbox_id):
-    by_name = {}
+    by_name = {}  # distinguished id -> row id of the folders created so far
     for distinguished, name, element, folder_class, parent in DISTINGUISHED_TREE:
         cursor = conn.execute(
             "INSERT INTO folders(mailbox_id, parent_id, distinguished, element, name, folder_class, change_key)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (mailbox_id, by_name.get(parent), distinguished, element, name, folder_class, ids.new_change_key()))
         by_name[distinguished] = cursor.lastrowid
+
+
+def archive_counterpart(conn, row):
+    """Where ArchiveItem puts an item of folder `row`: the archive's folder of the same
+    role or name (created on first use), under the archive's top of information store."""
+    counterpart = f"archive{row['distinguished']}" if row["distinguished"] else None
+    existing = conn.execute("SELECT * FROM folders WHERE mailbox_id = ? AND distinguished = ?",
+                            (row["mailbox_id"], counterpart)).fetchone() if counterpart else None
+    if existing is not None:
+        return existing
+    top = distinguished(conn, row["mailbox_id"], "archivemsgfolderroot")
+    named = conn.execute("SELECT * FROM folders WHERE parent_id = ? AND name = ? COLLATE NOCASE",
+                         (top["id"], row["name"])).fetchone()
+    return named or create(conn, top, row["name"], row["element"], row["folder_class"], None)
 
 
 def folder_id_text(row):

@@ -2,7 +2,7 @@
 from ..wire.errors import EWSError
 from ..wire.ns import t
 from . import attachments, ids
-from .properties import child, fold, now_text, parse_bool, parse_item, serialize, utc_text
+from .properties import child, fold, normalize_booleans, now_text, parse_bool, parse_item, serialize, utc_text
 
 DEFAULT_CLASS = {"Message": "IPM.Note", "CalendarItem": "IPM.Appointment", "Contact": "IPM.Contact",
                  "DistributionList": "IPM.DistList", "Task": "IPM.Task", "PostItem": "IPM.Post", "Item": "IPM"}
@@ -18,6 +18,7 @@ def _sender_address(item):
 
 def _query_columns(item, item_id=None, conn=None):
     """The columns queries and sorting use, derived from the item's XML."""
+    normalize_booleans(item)
     subject = child(item, "Subject")
     sent = child(item, "DateTimeSent")
     is_read = child(item, "IsRead")

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from lxml import etree
 
 from ..wire.ns import T, t
+from ..wire.schema_order import BOOLEAN_ELEMENTS
 
 # Field URIs whose element has another name (the URI names one entry of a dictionary).
 _ELEMENT_FOR_URI = {
@@ -129,6 +130,14 @@ def element_values(element):
             values += mailbox_texts(child)
         return values
     return [c.text or "" for c in children if c.text is not None]
+
+
+def normalize_booleans(item):
+    """Clients may send xs:boolean as 0/1; Exchange stores and answers true/false."""
+    for element in item.iter():
+        if element.text in ("0", "1") and etree.QName(element).localname in BOOLEAN_ELEMENTS:
+            element.text = "true" if element.text == "1" else "false"
+    return item
 
 
 def parse_item(xml):

@@ -46,14 +46,14 @@ def _relocating(operation, relocate):
 
 
 def archive_item(ctx, body):
-    """The sandbox's archive is the mailbox's Archive folder (one-click archive)."""
+    """Items go to the mailbox's online archive, into the folder matching their own."""
     source = body.find(m("ArchiveSourceFolderId"))
     if source is not None and len(source):
         ctx.target_folder(source)  # must exist and be reachable
 
     def handle(item_id, message):
         row = ctx.item(item_id)
-        archive = folders.distinguished(ctx.conn, row["mailbox_id"], "archive")
+        archive = folders.archive_counterpart(ctx.conn, folders.get(ctx.conn, row["folder_id"]))
         _item_id_element(message.find(m("Items")), items.move(ctx.conn, row, archive))
 
     return respond_each("ArchiveItem", item_ids(body.find(m("ItemIds"))), handle, container="Items")

@@ -1,6 +1,7 @@
 """Rendering stored items the way a request's ItemShape asks: which properties, in the
 schema's order, with the values the server computes (ids, sizes, counts, bodies)."""
 import base64
+import copy
 import hashlib
 import html
 from dataclasses import dataclass, field
@@ -93,14 +94,15 @@ class ItemRenderer:
         wanted = [p.ext_key for p in self.shape.paths if p.kind == "extended"]
         for prop in item.iterfind(t("ExtendedProperty")):
             if extended_key(prop.find(t("ExtendedFieldURI"))) in wanted:
-                out.append(prop)
+                out.append(copy.deepcopy(prop))
 
     def _property(self, row, item, name):
         computed = getattr(self, f"_computed_{name}", None)
         if computed is not None:
             value = computed(row, item)
             return [value] if value is not None else []
-        stored = item.findall(f"{{{T}}}{name}")
+        # copies: appending moves an element, and computed properties still read the item
+        stored = [copy.deepcopy(e) for e in item.iterfind(f"{{{T}}}{name}")]
         if name == "Body":
             return [self._converted_body(b) for b in stored]
         indexed = [p.index for p in self.shape.paths if p.kind == "indexed" and p.name == name]
