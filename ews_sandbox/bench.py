@@ -11,6 +11,7 @@ from pathlib import Path
 from lxml import etree
 
 from .model import folders, items
+from .tls import trusting_adapter
 from .wire.ns import T, t
 
 ALICE = "alice@contoso.example"
@@ -38,17 +39,10 @@ def fill_folder(sandbox, name, count):
 
 
 def _account(sandbox):
-    import requests
     from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials
     from exchangelib.protocol import BaseProtocol
 
-    ca_bundle = sandbox.ca_bundle
-
-    class TrustSandboxCA(requests.adapters.HTTPAdapter):
-        def cert_verify(self, conn, url, verify, cert):
-            return super().cert_verify(conn, url, ca_bundle, cert)
-
-    BaseProtocol.HTTP_ADAPTER_CLS = TrustSandboxCA
+    BaseProtocol.HTTP_ADAPTER_CLS = trusting_adapter(sandbox.ca_bundle)
     config = Configuration(credentials=Credentials(ALICE, "demo-password"), service_endpoint=sandbox.ews_url,
                            auth_type=BASIC)
     return Account(ALICE, config=config, autodiscover=False, access_type=DELEGATE)

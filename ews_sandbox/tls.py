@@ -38,3 +38,19 @@ class Certificates:
     def remove_server_files(self):
         for path in (self.cert_file, self.key_file):
             path.unlink(missing_ok=True)
+
+
+def trusting_adapter(ca_bundle):
+    """A requests adapter class that verifies servers against `ca_bundle` only; exchangelib
+    takes TLS settings through `BaseProtocol.HTTP_ADAPTER_CLS` and nothing else."""
+    import requests.adapters
+
+    class TrustCABundle(requests.adapters.HTTPAdapter):
+        def cert_verify(self, conn, url, verify, cert):
+            return super().cert_verify(conn, url, ca_bundle, cert)
+
+        def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+            # requests >= 2.32.3 picks the connection pool by `verify`: pin it too
+            return super().get_connection_with_tls_context(request, ca_bundle, proxies=proxies, cert=cert)
+
+    return TrustCABundle

@@ -233,6 +233,10 @@ def configure_tls(ca_bundle, insecure):
             def cert_verify(self, conn, url, verify, cert):
                 return super().cert_verify(conn, url, ca_bundle, cert)
 
+            def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+                # requests >= 2.32.3 picks the connection pool by `verify`: pin it too
+                return super().get_connection_with_tls_context(request, ca_bundle, proxies=proxies, cert=cert)
+
         BaseProtocol.HTTP_ADAPTER_CLS = TrustCABundle
 
 

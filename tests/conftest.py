@@ -1,6 +1,7 @@
 """Fixtures: a running sandbox over real HTTPS, exchangelib accounts on it, the admin
 API, and the schema check every answer of the sandbox goes through."""
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 import requests
 
 from ews_sandbox import Sandbox
+from ews_sandbox.tls import trusting_adapter
 from ews_sandbox.wire.ns import M
 
 SCHEMA_DIR_VARIABLE = "EWS_SCHEMA_DIR"
@@ -60,6 +62,10 @@ def _fail_on_invalid_answer(request, schema_check):
 
 
 def pytest_terminal_summary(terminalreporter):
+    docs = sys.modules.get("test_docs")
+    if docs is not None and (docs.COUNTS["ran"] or docs.COUNTS["skipped"]):
+        terminalreporter.write_line(f"docs: {docs.COUNTS['ran']} python blocks ran, "
+                                    f"{docs.COUNTS['skipped']} skipped (no-run)")
     check = getattr(pytest, "_ews_schema_check", None)
     if check is not None:
         terminalreporter.write_line(f"schema check: {check.checked} sandbox answers validated against messages.xsd")
@@ -87,12 +93,7 @@ def sandbox(tmp_path_factory, schema_check):
 def _trust_sandbox_ca(ca_bundle):
     """exchangelib takes TLS settings only through its HTTP adapter class."""
     from exchangelib.protocol import BaseProtocol
-
-    class TrustSandboxCA(requests.adapters.HTTPAdapter):
-        def cert_verify(self, conn, url, verify, cert):
-            return super().cert_verify(conn, url, ca_bundle, cert)
-
-    BaseProtocol.HTTP_ADAPTER_CLS = TrustSandboxCA
+    BaseProtocol.HTTP_ADAPTER_CLS = trusting_adapter(ca_bundle)
 
 
 class Admin:

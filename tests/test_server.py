@@ -16,6 +16,7 @@ from exchangelib.errors import (
 )
 
 from conftest import ALICE, BOB, PASSWORD
+from ews_sandbox.tls import trusting_adapter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -161,12 +162,7 @@ def _serve(db, *extra):
 def _account(ready, email=ALICE):
     from exchangelib import DELEGATE
     from exchangelib.protocol import BaseProtocol
-
-    class Trust(requests.adapters.HTTPAdapter):
-        def cert_verify(self, conn, url, verify, cert):
-            return super().cert_verify(conn, url, ready["ca_bundle"], cert)
-
-    BaseProtocol.HTTP_ADAPTER_CLS = Trust
+    BaseProtocol.HTTP_ADAPTER_CLS = trusting_adapter(ready["ca_bundle"])
     password = next(u["password"] for u in ready["users"] if u["email"] == email)
     config = Configuration(credentials=Credentials(email, password), service_endpoint=ready["ews_url"], auth_type=BASIC)
     return Account(email, config=config, autodiscover=False, access_type=DELEGATE)
