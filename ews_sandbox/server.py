@@ -68,12 +68,14 @@ class Application:
         log_entry = {"operation": None, "mailbox": None, "user": None}
 
         def finish(status, headers, payload):
-            if self.sandbox.response_hook is not None and payload.startswith(b"<?xml"):
-                self.sandbox.response_hook(payload)
+            streamed = payload if isinstance(payload, StreamedAnswer) else None
+            checked = streamed.without_deferred() if streamed else payload
+            if self.sandbox.response_hook is not None and checked.startswith(b"<?xml"):
+                self.sandbox.response_hook(checked)
             self.sandbox.request_log.add(log_entry["operation"], int(status.split()[0]), len(body), len(payload),
                                          started, log_entry["mailbox"], log_entry["user"])
             start_response(status, headers + [("Content-Length", str(len(payload)))])
-            return [payload]
+            return streamed.chunks(self.sandbox.database) if streamed else [payload]
 
         try:
             request = soap.parse_request(body)
@@ -135,13 +137,18 @@ class Application:
             with self.sandbox.database.transaction() as conn:
                 mailbox_id = self._acting_mailbox(conn, user, request)
                 log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
+                context = Context(conn, user, mailbox_id, self.sandbox)
                 try:
-                    response = handler(Context(conn, user, mailbox_id, self.sandbox), request.body)
+                    response = handler(context, request.body)
                 except EWSError as error:  # the request as a whole failed: one error message
                     response = soap.response_element(request.operation)
                     messages = soap.sub(response, soap.m("ResponseMessages"))
                     soap.response_message(messages, request.operation, error)
-            return "200 OK", soap.render(soap.envelope(response))
+                    context.deferred_content.clear()
+            rendered = soap.render(soap.envelope(response))
+            if context.deferred_content:
+                return "200 OK", StreamedAnswer(rendered, context.deferred_content)
+            return "200 OK", rendered
         except SOAPFault as fault:
             return f"{fault.http_status} Error", soap.render(soap.fault_envelope(fault))
         except Exception:
@@ -157,6 +164,40 @@ class Application:
 
 
 _XML = [("Content-Type", "text/xml; charset=utf-8")]
+
+
+class StreamedAnswer:
+    """A rendered answer in which tokens stand for large base64 values; those are read
+    from the database slice by slice while the answer is sent, so that a 50 MB
+    attachment never sits in the server's memory (Content-Length is still exact)."""
+
+    def __init__(self, rendered, deferred):
+        self.pieces = []
+        rest = rendered
+        for part in deferred:
+            before, found, rest = rest.partition(part.token.encode())
+            self.pieces += [before, part] if found else []
+            rest = rest if found else before  # a token a failed element dropped: nothing to stream
+        self.pieces.append(rest)
+
+    def __len__(self):
+        return sum(len(p) if isinstance(p, bytes) else p.encoded_length for p in self.pieces)
+
+    def without_deferred(self):
+        """The answer with empty values in place of the streamed ones (still schema-valid)."""
+        return b"".join(p for p in self.pieces if isinstance(p, bytes))
+
+    def chunks(self, database):
+        conn = database.connection()
+        conn.execute("BEGIN")  # one snapshot for the whole answer, even if a writer commits meanwhile
+        try:
+            for piece in self.pieces:
+                if isinstance(piece, bytes):
+                    yield piece
+                else:
+                    yield from piece.chunks(conn)
+        finally:
+            conn.execute("COMMIT")
 
 
 def _read_body(environ):

@@ -31,7 +31,7 @@ class SchemaCheck:
 
     def __call__(self, payload):
         from lxml import etree
-        body = etree.fromstring(payload).find(SOAP_BODY)
+        body = etree.fromstring(payload, etree.XMLParser(huge_tree=True)).find(SOAP_BODY)
         if body is None or len(body) == 0 or etree.QName(body[0]).namespace != M:
             return  # SOAP faults are outside messages.xsd
         errors = list(self.schema.iter_errors(etree.tostring(body[0])))

@@ -2,9 +2,10 @@
 and streamed, detached; carried by sent mail; refused to whoever may not see them."""
 import hashlib
 import os
+from datetime import timedelta
 
 import pytest
-from exchangelib import FileAttachment, HTMLBody, ItemAttachment, Message
+from exchangelib import UTC, CalendarItem, Contact, EWSDateTime, FileAttachment, HTMLBody, ItemAttachment, Message
 from exchangelib.attachments import AttachmentId
 from exchangelib.errors import ErrorAccessDenied, ErrorInvalidIdMalformed, ErrorItemNotFound
 from exchangelib.services import DeleteAttachment, GetAttachment
@@ -86,6 +87,29 @@ def test_item_attachment_round_trip_holds_a_message(alice):
     assert [r.email_address for r in attached.to_recipients] == [CAROL]
     assert attached.categories == ["Inner"]
     assert b"Subject: Forwarded inside" in attached.mime_content  # exchangelib asks for MIME content
+
+
+def test_other_item_types_attach_and_unnamed_items_take_their_subject(alice):
+    start = EWSDateTime(2026, 3, 2, 9, tzinfo=UTC)
+    meeting = CalendarItem(subject="Planning", start=start, end=start + timedelta(hours=1), location="Room 4")
+    card = Contact(display_name="Zoe Outside", given_name="Zoe", surname="Outside")
+    outer = draft(alice)
+    outer.attach([ItemAttachment(item=meeting), ItemAttachment(name="card", item=card)])
+    by_name = {a.name: a.item for a in alice.drafts.get(id=outer.id).attachments}
+    assert set(by_name) == {"Planning", "card"}
+    assert (by_name["Planning"].start, by_name["Planning"].location) == (start, "Room 4")
+    assert isinstance(by_name["card"], Contact) and by_name["card"].surname == "Outside"
+
+
+def test_one_request_for_several_attachments_answers_each(alice):
+    message = draft(alice)
+    first, second = FileAttachment(name="1.txt", content=b"one"), FileAttachment(name="2.txt", content=b"two")
+    message.attach([first, second])
+    results = list(GetAttachment(account=alice).call(
+        items=[first.attachment_id, AttachmentId(id="AAMk="), second.attachment_id], include_mime_content=False,
+        body_type=None, filter_html_content=None, additional_fields=None))
+    assert [r.content for r in (results[0], results[2])] == [b"one", b"two"]
+    assert isinstance(results[1], ErrorInvalidIdMalformed)
 
 
 def test_nested_item_attachments_come_back_whole(alice):
@@ -199,7 +223,9 @@ def test_25_megabyte_attachment_round_trip(alice, schema_check_small_answers_onl
     content = os.urandom(25 * 1024 * 1024)
     message = draft(alice, subject="Large")
     message.attach(FileAttachment(name="large.bin", content=content))
-    [attachment] = alice.drafts.get(id=message.id).attachments
+    # Only the attachment list: a full fetch also asks for MimeContent, the whole message
+    # with the file encoded twice, on Exchange as here.
+    [attachment] = alice.drafts.all().only("attachments").get(id=message.id).attachments
     assert attachment.size == len(content)
     digest, received = hashlib.sha256(), 0
     with attachment.fp as fp:

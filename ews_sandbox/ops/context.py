@@ -1,6 +1,6 @@
 """What every operation needs: the caller, the mailbox it acts on, and resolvers that
 turn the ids of a request into rows, checking access on the way."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..model import directory, folders, ids, items
 from ..wire.errors import EWSError
@@ -13,6 +13,9 @@ class Context:
     actor: object       # users row of whoever signed in
     mailbox_id: int     # the mailbox the request acts on by default (own, or impersonated)
     sandbox: object     # the running Sandbox (settings, clock)
+    # Large base64 values left out of the rendered answer, for the server to stream
+    # (GetAttachment of big files): objects with token, encoded_length and chunks(conn).
+    deferred_content: list = field(default_factory=list)
 
     def mailbox_row(self, mailbox_id=None):
         return directory.user_by_id(self.conn, mailbox_id or self.mailbox_id)

@@ -16,7 +16,7 @@ from ..model.properties import parse_item
 from ..wire.errors import EWSError
 from ..wire.item_shape import ItemRenderer, ItemShape
 from ..wire.ns import m, sub, t
-from ..wire.soap import response_element, response_message
+from ..wire.soap import response_element, response_message, schema_fault
 
 MAX_CANDIDATES = 100  # Exchange returns at most this many resolutions per name
 DIRECTORY_FIRST = ("ActiveDirectory", "ActiveDirectoryContacts")
@@ -26,7 +26,7 @@ DIRECTORY_FIRST = ("ActiveDirectory", "ActiveDirectoryContacts")
 class Candidate:
     name: str
     email: str | None
-    mailbox_type: str            # Mailbox, PublicDL or Contact
+    mailbox_type: str            # Mailbox, PublicDL, Contact, or OneOff (an outside address)
     directory_row: object = None  # users row, for directory entries
     item_row: object = None       # items row, for the caller's contacts
 
@@ -60,15 +60,13 @@ def _exact_address(query):
 # ---- where names are looked up --------------------------------------------------------
 
 def directory_candidates(conn, query):
+    rows = directory.entries(conn)
     address = _exact_address(query)
-    found = []
-    for row in directory.entries(conn):
-        exact = address is not None and row["email"].casefold() == address.casefold()
-        if exact:
-            return [_directory_candidate(row)]
-        if not query.strip().lower().startswith("smtp:") and matches(query, row["email"], row["name"]):
-            found.append(_directory_candidate(row))
-    return found
+    if address is not None:
+        exact = [row for row in rows if row["email"].casefold() == address.casefold()]
+        if exact or query.strip().lower().startswith("smtp:"):
+            return [_directory_candidate(row) for row in exact]
+    return [_directory_candidate(row) for row in rows if matches(query, row["email"], row["name"])]
 
 
 def _directory_candidate(row):
@@ -125,10 +123,13 @@ def candidates(ctx, body, query):
     in_contacts = contact_candidates(ctx, query, _contact_folders(ctx, body)) if "Contacts" in scope else []
     known = {c.email.casefold() for c in in_directory if c.email}
     in_contacts = [c for c in in_contacts if not c.email or c.email.casefold() not in known]
-    by_name = lambda group: sorted(group, key=lambda c: c.name.casefold())  # noqa: E731
     if scope in DIRECTORY_FIRST:
-        return by_name(in_directory) + by_name(in_contacts)
-    return by_name(in_contacts) + by_name(in_directory)
+        return _by_name(in_directory) + _by_name(in_contacts)
+    return _by_name(in_contacts) + _by_name(in_directory)
+
+
+def _by_name(group):
+    return sorted(group, key=lambda candidate: candidate.name.casefold())
 
 
 # ---- rendering ----------------------------------------------------------------------
@@ -230,8 +231,8 @@ def dl_members(ctx, mailbox):
     """Mailbox elements for the members of the list `mailbox` names: a public list by
     address or display name, or a private one (a contacts item) by ItemId. Nested
     lists are listed, not expanded, as on Exchange."""
-    if mailbox is None:
-        raise EWSError("ErrorInvalidRequest", "ExpandDL needs a Mailbox.")
+    if mailbox is None:  # t:Mailbox instead of m:Mailbox, say: Exchange's schema check refuses it
+        raise schema_fault("The request failed schema validation: ExpandDL needs an m:Mailbox element.")
     item_id = mailbox.find(t("ItemId"))
     if item_id is not None:
         return private_dl_members(ctx, item_id)
