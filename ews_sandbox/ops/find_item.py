@@ -4,6 +4,7 @@ and paged as Exchange pages them; a CalendarView lists the appointments of a win
 The restriction, the query string and the sort order become one SQL query per folder:
 COUNT(*) gives TotalItemsInView, LIMIT/OFFSET the page.
 """
+import weakref
 from datetime import datetime, timedelta
 
 from ..model.properties import child, utc_text
@@ -40,21 +41,30 @@ def find_item(ctx, body):
     return respond_each("FindItem", list(parents), handle)
 
 
+_installed = weakref.WeakSet()  # databases that have the SQL functions below
+
+
 def _install_functions(ctx):
+    """Register the Python functions restrictions and sort keys call from SQL."""
     database = ctx.sandbox.database
-    restrictions.install(database)
-    database.connection()  # registers them on this thread's connection, if it predates them
+    if database not in _installed:
+        arity = 2 + len(restrictions.ROW_COLUMNS)
+        database.register_function(restrictions.MATCH_FUNCTION, arity, restrictions.sql_match)
+        database.register_function(sort.SORT_FUNCTION, arity, sort.sql_sort_key)
+        database.register_function(restrictions.QUERY_FUNCTION, 2, restrictions.query_string_match)
+        _installed.add(database)
+    database.connection()  # registers them on this thread's connection, if that predates them
 
 
 class ItemQuery:
     """What one FindItem asks, parsed once and answered per parent folder."""
 
-    def __init__(self, associated, view, node, query_string, order):
+    def __init__(self, associated, view, node, query_string, sort_keys):
         self.associated = associated
         self.view = view
         self.node = node
         self.query_string = query_string
-        self.order = order
+        self.sort_keys = sort_keys
 
     @classmethod
     def parse(cls, body):
@@ -80,7 +90,7 @@ class ItemQuery:
         if text:
             restrictions.parse_query_string(text)  # refuses what the sandbox cannot answer, before any work
         return cls(TRAVERSALS[traversal], view, restrictions.parse_restriction(restriction), text or None,
-                   sort.order_by(sort_order))
+                   sort.parse_sort_order(sort_order))
 
     # ---- answering ----
     def answer(self, conn, folder, renderer, message):
@@ -108,7 +118,7 @@ class ItemQuery:
         where, params = self._where(folder)
         total = conn.execute(f"SELECT COUNT(*) FROM items WHERE {where}", params).fetchone()[0]
         start, stop, attributes = self._bounds(total)
-        order, order_params = self.order
+        order, order_params = sort.order_by(self.sort_keys, restrictions.narrowing_columns(self.node))
         rows = conn.execute(f"SELECT * FROM items WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
                             [*params, *order_params, stop - start, start]).fetchall() if stop > start else []
         return rows, attributes

@@ -17,14 +17,12 @@ Exchange semantics kept here:
 import re
 import threading
 import unicodedata
-import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 
 from lxml import etree
 
-from ..model.properties import (child, element_values, extended_values, find_extended, fold, parse_bool,
-                                utc_text)
+from ..model.properties import child, element_values, extended_values, find_extended, fold, utc_text
 from ..wire.errors import EWSError
 from ..wire.ns import T, local, t
 from ..wire.paths import Path, is_path, parse_path
@@ -60,6 +58,7 @@ _EXTENDED_TYPES = {
 }
 
 
+@lru_cache(maxsize=1024)
 def value_type(path):
     """The type a path's values compare as."""
     if path.kind == "extended":
@@ -158,12 +157,12 @@ def parse(element):
     if etree.QName(element).namespace != T:
         raise schema_fault(f"The element '{element.tag}' is not a search expression.")
     if kind in ("And", "Or", "Not"):
-        children = tuple(parse(c) for c in element if isinstance(c.tag, str))
-        if not children:
+        expressions = [c for c in element if isinstance(c.tag, str)]
+        if not expressions:
             raise schema_fault(f"The element '{kind}' needs at least one search expression.")
-        if kind == "Not" and len(children) > 1:
-            children = (Node("And", source, children),)
-        return Node(kind, source, children)
+        if kind == "Not" and len(expressions) > 1:  # the schema allows several: Not of their And
+            return Node(kind, source, (_and_of(expressions),))
+        return Node(kind, source, tuple(parse(c) for c in expressions))
     if kind in COMPARISONS:
         return _comparison(kind, element, source)
     if kind == "Contains":
@@ -175,7 +174,10 @@ def parse(element):
         value = mask.get("Value") if mask is not None else None
         if value is None or not re.fullmatch(r"(0[xX][0-9A-Fa-f]+)|([0-9]+)", value):
             raise schema_fault("Excludes needs a Bitmask with a hexadecimal or decimal Value.")
-        return Node(kind, source, path=_leaf_path(element), constant=value)
+        path = _leaf_path(element)
+        if value_type(path) != INT:
+            raise EWSError("ErrorInvalidExcludesRestriction", "Excludes applies to integer properties only.")
+        return Node(kind, source, path=path, constant=value)
     raise schema_fault(f"The element '{kind}' in namespace '{T}' is not a valid search expression.")
 
 
@@ -186,19 +188,33 @@ def parse_restriction(restriction):
     expressions = [c for c in restriction if isinstance(c.tag, str)]
     if not expressions:
         raise schema_fault("The element 'Restriction' has incomplete content.")
-    nodes = tuple(parse(e) for e in expressions)
-    if len(nodes) == 1:
-        return nodes[0]
-    return Node("And", etree.tostring(restriction).decode(), nodes)
+    return parse(expressions[0]) if len(expressions) == 1 else _and_of(expressions)
+
+
+def _and_of(expressions):
+    """A Node for the And of several sibling expressions (its source is a real t:And)."""
+    wrapper = etree.Element(t("And"), nsmap={"t": T})
+    for expression in expressions:
+        wrapper.append(etree.fromstring(etree.tostring(expression)))
+    return parse(wrapper)
+
+
+# Properties Exchange keeps as streams or computes on output: no restriction reads them.
+NOT_QUERYABLE = frozenset({"MimeContent", "Attachments", "ResponseObjects", "EffectiveRights", "UniqueBody",
+                           "TextBody", "NormalizedBody"})
 
 
 def _leaf_path(element):
     for node in element:
         if isinstance(node.tag, str) and is_path(node):
             try:
-                return parse_path(node)
+                path = parse_path(node)
             except EWSError as e:
                 raise schema_fault(e.text)
+            if path.kind == "field" and path.name in NOT_QUERYABLE:
+                raise EWSError("ErrorUnsupportedPathForQuery",
+                               f"The property {path.uri} cannot be used in a restriction.")
+            return path
     raise schema_fault(f"The element '{local(element)}' has incomplete content: a property path is missing.")
 
 
@@ -430,6 +446,9 @@ COLUMNS = {
     "item:IsAssociated": Column("is_associated", BOOL, False),
     "item:Importance": Column("importance", RANKED, False),
 }
+SENDER = Column("sender", STRING, True, folded=True)  # From's address (else Sender's), case-folded
+# Columns with a (folder_id, column) index.
+INDEXED_COLUMNS = frozenset({"subject", "received", "sent", "is_read", "sender"})
 SQL_OPERATORS = {"IsEqualTo": "=", "IsGreaterThan": ">", "IsGreaterThanOrEqualTo": ">=", "IsLessThan": "<",
                  "IsLessThanOrEqualTo": "<="}
 MATCH_FUNCTION = "ews_restriction_match"
@@ -461,18 +480,47 @@ def to_sql(node):
     if node.kind == "Not":
         sql, params = to_sql(node.children[0])
         return f"NOT ({sql})", params
+    if _is_from_address(node):
+        sql, params = python_call(node.source)
+        return f"{_guarded(SENDER, 'sender = ?')} AND {sql}", [fold(node.constant), *params]
     return _column_leaf(node, column_of(node.path))
+
+
+def narrowing_columns(node):
+    """Indexed columns that every match must satisfy a comparison on (leaves of the
+    top-level And): the query planner should search their index."""
+    if node is None:
+        return set()
+    if node.kind == "And":
+        return set().union(*(narrowing_columns(c) for c in node.children))
+    if not node.is_leaf or not _uses_columns(node) or node.kind in ("IsNotEqualTo", "Exists"):
+        return set()
+    if _is_from_address(node):
+        return {SENDER.name}
+    if node.kind == "Contains" and node.mode == "Substring":
+        return set()
+    return {column_of(node.path).name} & INDEXED_COLUMNS
 
 
 def _uses_columns(node):
     if not node.is_leaf:
         return any(_uses_columns(c) for c in node.children)
+    if _is_from_address(node):
+        return True
     column = column_of(node.path)
     if column is None or node.other is not None or node.kind == "Excludes":
         return False
     if node.kind == "Contains":
-        return column.folded and node.comparison == "IgnoreCase" and node.mode in ("FullString", "Prefixed", "Substring")
+        return column.folded and node.comparison == "IgnoreCase" and node.mode in ("FullString", "Prefixed",
+                                                                                   "Substring")
     return True
+
+
+def _is_from_address(node):
+    """IsEqualTo on message:From with an address: the sender column (From's address,
+    case-folded) must then equal it, so it narrows the search before the exact test."""
+    return (node.kind == "IsEqualTo" and node.other is None and node.path.uri == "message:From"
+            and "@" in node.constant)
 
 
 def _guarded(column, condition):
@@ -504,20 +552,6 @@ def _contains_sql(node, column):
     if node.mode == "Prefixed":  # a range, so the index serves it
         return _guarded(column, f"{column.name} >= ? AND {column.name} < ?"), [wanted, wanted + PREFIX_END]
     return _guarded(column, f"instr({column.name}, ?) > 0"), [wanted]
-
-
-def install(database):
-    """Register the SQL functions restrictions and sort keys need (once per database)."""
-    from . import sort
-    if database in _installed:
-        return
-    database.register_function(MATCH_FUNCTION, 2 + len(ROW_COLUMNS), sql_match)
-    database.register_function(sort.SORT_FUNCTION, 2 + len(ROW_COLUMNS), sort.sql_sort_key)
-    database.register_function(QUERY_FUNCTION, 2, query_string_match)
-    _installed.add(database)
-
-
-_installed = weakref.WeakSet()
 
 
 # ---- QueryString (Advanced Query Syntax, a subset) ----------------------------------------

@@ -6,27 +6,39 @@ typed as restrictions type them (UTC datetimes, numbers, case-folded text), a mi
 property has a NULL key, so it sorts first ascending and last descending, as on
 Exchange. Every order ends with the item id, so that pages never overlap or skip.
 """
+from dataclasses import dataclass
 from functools import lru_cache
 
 from lxml import etree
 
 from ..wire.errors import EWSError
-from ..wire.ns import local
+from ..wire.ns import T, local
 from ..wire.paths import is_path, parse_path
 from ..wire.soap import schema_fault
 from . import restrictions
 from .restrictions import RANKED, ROW_COLUMNS, column_of, importance_rank_sql, typed, value_type
 
 SORT_FUNCTION = "ews_sort_key"
+NOT_SORTABLE = restrictions.NOT_QUERYABLE | {"Body"}
+
+
+@dataclass(frozen=True)
+class Key:
+    expression: str      # a column name or a call of the sort-key function
+    params: tuple
+    descending: bool
+    column: str = None   # the column sorted on, if any
+
+
 # Without a SortOrder Exchange lists a folder newest first.
-DEFAULT_ORDER = ("received DESC, id DESC", [])
+DEFAULT_KEYS = (Key("received", (), True, "received"),)
 
 
-def order_by(sort_order):
-    """(ORDER BY clause without the keywords, parameters) for an m:SortOrder element or None."""
+def parse_sort_order(sort_order):
+    """The keys of an m:SortOrder element (None: the default order)."""
     if sort_order is None:
-        return DEFAULT_ORDER
-    terms, params = [], []
+        return DEFAULT_KEYS
+    keys = []
     for field_order in sort_order:
         if not isinstance(field_order.tag, str):
             continue
@@ -35,12 +47,26 @@ def order_by(sort_order):
         direction = field_order.get("Order")
         if direction not in ("Ascending", "Descending"):
             raise schema_fault("FieldOrder needs an Order attribute of Ascending or Descending.")
-        expression, expression_params = sort_expression(_order_path(field_order))
-        terms.append(f"{expression} {'ASC' if direction == 'Ascending' else 'DESC'}")
-        params += expression_params
-    if not terms:
+        keys.append(sort_key(_order_path(field_order), direction == "Descending"))
+    if not keys:
         raise schema_fault("The element 'SortOrder' has incomplete content: FieldOrder is expected.")
-    terms.append(f"id {terms[0].rsplit(' ', 1)[1]}")  # ties follow the first key's direction
+    return tuple(keys)
+
+
+def order_by(keys, narrowing=()):
+    """(ORDER BY clause without the keywords, parameters). Ties follow the first key's
+    direction by item id, so a descending order is the exact reverse of the ascending one.
+
+    `narrowing` names indexed columns the restriction compares: unless the first key
+    sorts on one of them, the keys are written as expressions (+column), so that SQLite
+    searches that column's index instead of walking the whole folder in sort order."""
+    hide_index = bool(narrowing) and keys[0].column not in narrowing
+    terms, params = [], []
+    for key in keys:
+        expression = f"+{key.expression}" if hide_index and key.column else key.expression
+        terms.append(f"{expression} {'DESC' if key.descending else 'ASC'}")
+        params += key.params
+    terms.append(f"id {'DESC' if keys[0].descending else 'ASC'}")
     return ", ".join(terms), params
 
 
@@ -48,18 +74,23 @@ def _order_path(field_order):
     for element in field_order:
         if isinstance(element.tag, str) and is_path(element):
             try:
-                return parse_path(element)
+                path = parse_path(element)
             except EWSError as e:
                 raise schema_fault(e.text)
+            if path.kind == "field" and path.name in NOT_SORTABLE:
+                raise EWSError("ErrorUnsupportedPathForSortGroup", f"Items cannot be sorted by {path.uri}.")
+            return path
     raise schema_fault("FieldOrder has incomplete content: a property path is expected.")
 
 
-def sort_expression(path):
+def sort_key(path, descending):
     column = column_of(path)
+    if column is not None and column.kind == RANKED:
+        return Key(importance_rank_sql(column.name), (), descending)
     if column is not None:
-        return (importance_rank_sql(column.name) if column.kind == RANKED else column.name), []
+        return Key(column.name, (), descending, column.name)
     source = path.uri if path.kind == "extended" else _path_source(path)
-    return f"{SORT_FUNCTION}(?, xml, {', '.join(ROW_COLUMNS)})", [source]
+    return Key(f"{SORT_FUNCTION}(?, xml, {', '.join(ROW_COLUMNS)})", (source,), descending)
 
 
 def _path_source(path):
@@ -67,8 +98,8 @@ def _path_source(path):
     attributes = {"FieldURI": path.uri}
     if path.kind == "indexed":
         attributes["FieldIndex"] = path.index or ""
-        return etree.tostring(etree.Element(f"{{{restrictions.T}}}IndexedFieldURI", attributes)).decode()
-    return etree.tostring(etree.Element(f"{{{restrictions.T}}}FieldURI", attributes)).decode()
+        return etree.tostring(etree.Element(f"{{{T}}}IndexedFieldURI", attributes)).decode()
+    return etree.tostring(etree.Element(f"{{{T}}}FieldURI", attributes)).decode()
 
 
 @lru_cache(maxsize=128)
