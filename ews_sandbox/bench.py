@@ -52,10 +52,17 @@ def _server_ms(sandbox, operation):
     return [e["ms"] for e in sandbox.request_log.entries() if e["operation"] == operation]
 
 
+def _new_folder(sandbox, account, name, count):
+    fill_folder(sandbox, name, count)
+    account.root.clear_cache()  # exchangelib caches the folder tree; it changed behind its back
+    return account.inbox / name
+
+
 def bench_paging(sandbox, account, count):
-    folder = account.inbox / fill_folder(sandbox, f"Paging {count}", count)
+    folder = _new_folder(sandbox, account, f"Paging {count}", count)
     print(f"\nPaging a folder of {count:,} messages with .only('subject', 'datetime_received'):")
-    print(f"{'page size':>10} {'items/s':>10} {'requests':>9} {'server ms/req':>14} {'client ms/req':>14}")
+    print(f"{'page size':>10} {'items/s':>10} {'requests':>9} {'server ms/req':>14} {'round trip ms':>14}"
+          f" {'client own ms':>14}")
     for page_size in (100, 1000):
         sandbox.request_log.clear()
         queryset = folder.all().only("subject", "datetime_received")
@@ -65,16 +72,18 @@ def bench_paging(sandbox, account, count):
         elapsed = time.perf_counter() - started
         server = _server_ms(sandbox, "FindItem")
         assert seen == count, f"paged {seen} of {count}"
-        client_ms = elapsed * 1000 / len(server)
-        print(f"{page_size:>10} {count / elapsed:>10,.0f} {len(server):>9} {sum(server) / len(server):>14.1f}"
-              f" {client_ms:>14.1f}")
+        round_trip_ms = elapsed * 1000 / len(server)
+        server_ms = sum(server) / len(server)
+        # client own = the round trip less the server's share: exchangelib's requests, parsing, objects
+        print(f"{page_size:>10} {count / elapsed:>10,.0f} {len(server):>9} {server_ms:>14.1f}"
+              f" {round_trip_ms:>14.1f} {round_trip_ms - server_ms:>14.1f}")
 
 
 def bench_indexed_query(sandbox, account, sizes):
     print("\nFindItem with an indexed restriction (subject equals one value), server ms:")
     print(f"{'folder size':>12} {'median ms':>10} {'matches':>8}")
     for size in sizes:
-        folder = account.inbox / fill_folder(sandbox, f"Query {size}", size)
+        folder = _new_folder(sandbox, account, f"Query {size}", size)
         timings = []
         for attempt in range(5):
             sandbox.request_log.clear()
