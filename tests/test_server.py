@@ -204,3 +204,17 @@ def test_cli_refuses_a_bad_fault_spec(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ews_sandbox", "serve", "--db", str(tmp_path / "x.db"),
                              "--fault", "server-busy:every"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "--fault" in result.stderr
+
+
+def test_every_response_code_the_sandbox_uses_is_in_the_schema():
+    """A code outside ResponseCodeType would break exchangelib's parsing of real answers."""
+    import re
+    from pathlib import Path
+    folder = os.environ.get("EWS_SCHEMA_DIR")
+    if not folder or not (Path(folder) / "messages.xsd").exists():
+        pytest.skip("EWS_SCHEMA_DIR not set")
+    allowed = set(re.findall(r'<xs:enumeration value="(Error\w+)"', (Path(folder) / "messages.xsd").read_text()))
+    used = set()
+    for source in Path(ROOT, "ews_sandbox").rglob("*.py"):
+        used |= set(re.findall(r'"(Error[A-Z]\w+)"', source.read_text()))
+    assert used and used <= allowed, sorted(used - allowed)

@@ -68,11 +68,11 @@ def stamp_sent(conn, item, sender_row, sent_at=None):
         if tag != "InternetMessageId" or not existing.text:
             existing.text = value
     if child(item, "ConversationTopic") is None:
-        etree.SubElement(item, t("ConversationTopic")).text = _topic(item.findtext(t("Subject")) or "")
+        etree.SubElement(item, t("ConversationTopic")).text = conversation_topic(item.findtext(t("Subject")) or "")
     complete_recipients(conn, item)
 
 
-def _topic(subject):
+def conversation_topic(subject):
     """The subject without reply and forward prefixes."""
     text = subject.strip()
     while True:

@@ -116,7 +116,7 @@ def counts(conn, folder_id):
 
 def create(conn, parent, name, element, folder_class, xml):
     if not name:
-        raise EWSError("ErrorInvalidFolderId", "A folder needs a DisplayName.")
+        raise EWSError("ErrorInvalidPropertySet", "A folder needs a DisplayName.")
     clash = conn.execute("SELECT 1 FROM folders WHERE parent_id = ? AND name = ? COLLATE NOCASE",
                          (parent["id"], name)).fetchone()
     if clash:

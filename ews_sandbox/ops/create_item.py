@@ -11,6 +11,7 @@ from ..wire.errors import EWSError
 from ..wire.item_shape import body_as_html, body_as_text
 from ..wire.ns import T, local, m, sub, t
 from ..wire.soap import respond_each
+from .attachments import store_attachment
 from .context import item_ids
 
 ITEM_ELEMENTS = ("Message", "CalendarItem", "Contact", "DistributionList", "Task", "PostItem", "Item")
@@ -105,7 +106,6 @@ def _add_attachments(ctx, row, incoming, mime_attachments, source_item_id):
         attachments.add(ctx.conn, row["id"], "FileAttachment", name, content_type, content_id, False, content or b"")
     if incoming is None:
         return
-    from .attachments import store_attachment  # the attachments family owns the element format
     for attachment in incoming:
         store_attachment(ctx, row, attachment)
 
@@ -124,7 +124,7 @@ def build_response_message(ctx, element):
     me = ctx.mailbox_row()
     message = etree.Element(t("Message"), nsmap={"t": T})
     prefix = "FW: " if kind == "ForwardItem" else "RE: "
-    subject = element.findtext(t("Subject")) or prefix + delivery._topic(original.findtext(t("Subject")) or "")
+    subject = element.findtext(t("Subject")) or prefix + delivery.conversation_topic(original.findtext(t("Subject")) or "")
     sub(message, t("Subject"), subject)
     sub(message, t("Body"), _quoted_body(element, original), BodyType=_body_type(element, original))
     for name in ("ToRecipients", "CcRecipients", "BccRecipients"):
