@@ -1,8 +1,9 @@
-"""Who is calling: Basic and NTLM as Exchange on-premises accepts them.
+"""Who is calling: Basic and NTLM as Exchange on-premises accepts them, and bearer
+tokens when the OAuth authority runs (it sets `Authenticator.bearer`; without it they
+are refused).
 
 NTLM authenticates a connection, not a request (as IIS does): the handshake's state
 and its result are kept per client connection, so a client pays the three legs once.
-Bearer tokens arrive with the OAuth authority; until then they are refused.
 """
 import base64
 import os
@@ -19,11 +20,13 @@ CHALLENGES = ("NTLM", 'Basic realm="ews-sandbox"')
 
 
 class AuthFailed(Exception):
-    """401: the credentials are wrong or the handshake must go on (`challenge`)."""
+    """401: the credentials are wrong or the handshake must go on (`challenge`); `headers`
+    go with the answer (a refused bearer token's x-ms-diagnostics)."""
 
-    def __init__(self, challenge=None):
+    def __init__(self, challenge=None, headers=()):
         super().__init__("unauthorized")
         self.challenge = challenge
+        self.headers = list(headers)
 
 
 class Authenticator:
@@ -34,6 +37,7 @@ class Authenticator:
         self._pending = weakref.WeakKeyDictionary()        # NTLM server context mid-handshake
         self._authenticated = weakref.WeakKeyDictionary()  # user id of a finished handshake
         self._lock = threading.Lock()
+        self.bearer = None  # (conn, token) -> caller, from the OAuth authority
         self.refresh_users()
 
     def refresh_users(self):
@@ -63,6 +67,8 @@ class Authenticator:
             return self._basic(conn, value)
         if scheme in ("ntlm", "negotiate"):
             return self._ntlm(conn, scheme, value, connection)
+        if scheme == "bearer" and self.bearer is not None:
+            return self.bearer(conn, value.strip())
         with self._lock:
             user_id = self._authenticated.get(connection) if connection is not None else None
         if user_id is not None:

@@ -18,9 +18,12 @@ def build_parser():
     serve.add_argument("--seed", choices=("demo", "empty"), default="demo",
                        help="tenant for a new database (default: demo)")
     serve.add_argument("--reset", action="store_true", help="wipe the database and apply --seed")
-    serve.add_argument("--no-tls", action="store_true", help="serve plain HTTP")
+    serve.add_argument("--no-tls", action="store_true",
+                       help="serve plain HTTP (then without the OAuth authority: msal insists on HTTPS)")
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
                        help="inject a fault, e.g. server-busy:every=3,backoff_ms=200 (repeatable)")
+    serve.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS",
+                       help="lifetime of the OAuth access tokens the sandbox issues (default 3600)")
     serve.add_argument("--json", action="store_true", help="print one JSON ready line on stdout")
     bench = commands.add_parser("bench", help="measure paging and query speed")
     bench.add_argument("--items", type=int, default=10_000, help="folder size for the paging figures")
@@ -35,8 +38,11 @@ def serve(args):
     except FaultSpecError as e:
         print(f"ews_sandbox: --fault: {e}", file=sys.stderr)
         return 2
+    if args.token_lifetime < 1:
+        print("ews_sandbox: --token-lifetime must be 1 second or more", file=sys.stderr)
+        return 2
     sandbox = Sandbox(db_path=args.db or DEFAULT_DB, host=args.host, port=args.port, seed=args.seed,
-                      tls=not args.no_tls, faults=faults, reset=args.reset)
+                      tls=not args.no_tls, faults=faults, reset=args.reset, token_lifetime=args.token_lifetime)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -44,8 +50,10 @@ def serve(args):
         if args.json:
             print(json.dumps(sandbox.ready_line()), flush=True)
         else:
+            authority = (f"  OAuth authority: {sandbox.authority_url}/{sandbox.tenant_id}\n" if sandbox.authority_url
+                         else "  OAuth authority: off (it needs TLS)\n")
             print(f"EWS sandbox at {sandbox.ews_url}\n  state: {sandbox.db_path}\n  CA: {sandbox.ca_bundle}\n"
-                  f"  admin token: {sandbox.admin_token}\n  users: "
+                  f"  admin token: {sandbox.admin_token}\n{authority}  users: "
                   + ", ".join(u["email"] for u in sandbox.users) + "\nCtrl-C stops it.", flush=True)
         stop.wait()
     return 0

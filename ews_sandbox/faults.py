@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 
 KINDS = ("server-busy", "http-503", "drop-connection", "latency", "token-expiry", "ews-disabled")
-_INTEGER_OPTIONS = ("every", "backoff_ms", "retry_after", "ms")
+_INTEGER_OPTIONS = ("every", "backoff_ms", "retry_after", "ms", "lifetime")
 
 
 class FaultSpecError(ValueError):
@@ -24,11 +24,13 @@ class Fault:
     backoff_ms: int = 1000
     retry_after: int = 1
     ms: int = 500
+    lifetime: int = 2  # token-expiry: seconds a token issued while the fault is active lives
     seen: int = 0  # matching requests so far
 
     def to_json(self):
         return {"kind": self.kind, "every": self.every, "operations": self.operations,
-                "backoff_ms": self.backoff_ms, "retry_after": self.retry_after, "ms": self.ms}
+                "backoff_ms": self.backoff_ms, "retry_after": self.retry_after, "ms": self.ms,
+                "lifetime": self.lifetime}
 
 
 def parse_spec(spec):
@@ -64,9 +66,12 @@ def parse_spec(spec):
                 raise FaultSpecError("fault option operations must be a list of operation names")
             fault.operations = value
         else:
-            raise FaultSpecError(f"unknown fault option {name!r}; use every, operations, backoff_ms, retry_after, ms")
+            raise FaultSpecError(f"unknown fault option {name!r}; "
+                                 "use every, operations, backoff_ms, retry_after, ms, lifetime")
     if fault.every < 1:
         raise FaultSpecError("fault option every must be 1 or more")
+    if fault.lifetime < 1:
+        raise FaultSpecError("fault option lifetime must be 1 second or more")
     return fault
 
 

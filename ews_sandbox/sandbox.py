@@ -3,6 +3,7 @@ this process. The command line and the test fixtures both start it from here.
 
     with Sandbox(db_path="state.db", seed="demo") as sandbox:
         sandbox.ews_url, sandbox.ca_bundle, sandbox.admin_token, sandbox.users
+        sandbox.authority_url, sandbox.tenant_id, sandbox.apps   # OAuth (TLS only)
 """
 import os
 import secrets
@@ -14,6 +15,7 @@ from .auth import CHALLENGES, Authenticator
 from .faults import FaultPlan
 from .model import directory
 from .model.db import Database
+from .oauth import registry
 from .ops import load_operations
 from .requestlog import RequestLog
 from .server import EWS_PATH, Application, HTTPServer
@@ -25,7 +27,7 @@ DEFAULT_DB = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "sta
 
 class Sandbox:
     def __init__(self, db_path=DEFAULT_DB, host="127.0.0.1", port=0, seed="demo", tls=True, faults=(),
-                 reset=False):
+                 reset=False, token_lifetime=3600):
         self.db_path = Path(db_path)
         self.host, self.port, self.tls = host, port, tls
         self.database = Database(self.db_path)
@@ -35,14 +37,19 @@ class Sandbox:
             is_new = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
         if is_new or reset:
             seeds.apply(self.database, seed)
+        with self.database.transaction() as conn:
+            if not registry.apps(conn):  # a database made before the app registrations
+                seeds.register_apps(conn)
         self.admin_token = secrets.token_urlsafe(24)
         self.faults = FaultPlan(faults)
         self.request_log = RequestLog()
         self.operations = load_operations()
-        self.extra_routes = {}  # path prefix -> WSGI app (the OAuth authority mounts here)
+        self.extra_routes = {}  # path prefix -> WSGI app
         self.response_hook = None  # called with every SOAP answer (the tests' schema check)
         self.authenticator = Authenticator(self.database, self.state_folder)
         self.certificates = Certificates(self.state_folder / "tls") if tls else None
+        self.authority = self._start_authority(token_lifetime) if tls else None  # msal insists on HTTPS
+        self.fallback_route = self.authority.app if self.authority else None  # paths nobody else claims
         self._server = None
         self._thread = None
 
@@ -59,6 +66,12 @@ class Sandbox:
         self._thread = threading.Thread(target=self._server.serve, name="ews-sandbox", daemon=True)
         self._thread.start()
         return self
+
+    def _start_authority(self, token_lifetime):
+        from .oauth.authority import Authority  # PyJWT loads only when it is needed
+        authority = Authority(self, token_lifetime)
+        self.authenticator.bearer = authority.authenticate
+        return authority
 
     def stop(self):
         if self._server is not None:
@@ -91,6 +104,22 @@ class Sandbox:
         return str(self.certificates.ca_bundle) if self.tls else None
 
     @property
+    def authority_url(self):
+        """The OAuth authority's base: msal's authority is f"{authority_url}/{tenant_id}"."""
+        return self.base_url if self.authority else None
+
+    @property
+    def tenant_id(self):
+        with self.database.transaction() as conn:
+            return registry.tenant_id(conn)
+
+    @property
+    def apps(self):
+        """The app registrations: tenant_id, client_id, client_secret (None for a public client), kind, ..."""
+        with self.database.transaction() as conn:
+            return [app.ready_line_entry(registry.tenant_id(conn)) for app in registry.apps(conn)]
+
+    @property
     def users(self):
         with self.database.transaction() as conn:
             return [{"email": row["email"], "password": row["password"], "name": row["name"]}
@@ -100,24 +129,33 @@ class Sandbox:
         """The JSON object `serve --json` prints once connections are accepted."""
         return {"ews_url": self.ews_url, "ca_bundle": self.ca_bundle, "admin_token": self.admin_token,
                 "users": [{"email": u["email"], "password": u["password"]} for u in self.users],
-                "db": str(self.db_path)}
+                "db": str(self.db_path), "authority": self.authority_url, "apps": self.apps}
 
     # ---- hooks for the server ----
     def reset(self, seed):
         seeds.apply(self.database, seed)
         self.authenticator.refresh_users()
         self.request_log.clear()
+        if self.authority:
+            self.authority.reset()
 
     def challenges(self):
-        return list(CHALLENGES)
+        bearer = [self.authority.challenge()] if self.authority else []  # Exchange Online names it first
+        return bearer + list(CHALLENGES)
 
     def authenticate(self, environ, connection):
         with self.database.transaction() as conn:
             return self.authenticator.authenticate(conn, environ.get("HTTP_AUTHORIZATION"), connection)
 
-    def impersonation_target(self, conn, user, address):
-        """Users signed in with a password may not impersonate (Exchange's answer without
-        the ApplicationImpersonation role); app tokens can, with the OAuth authority."""
+    def acting_as(self, conn, caller, address):
+        """(actor, mailbox id) of a request, given the address of its ExchangeImpersonation
+        header (or None). An app token acts only through impersonation; a user acts as
+        themselves, and may not impersonate anyone (Exchange's answer without the
+        ApplicationImpersonation role)."""
+        if caller["kind"] == "app":
+            return self.authority.acting_as(conn, address)
+        if address is None or address.casefold() == caller["email"].casefold():
+            return caller, caller["id"]
         raise SOAPFault("ErrorImpersonateUserDenied",
                         "The account does not have permission to impersonate the requested user.",
                         fault_code="a:ErrorImpersonateUserDenied")

@@ -1,11 +1,14 @@
 """Tenants to start from: `empty` (users only) and `demo` (users, a distribution list
-and a few dozen messages between them, some with attachments)."""
+and a few dozen messages between them, some with attachments). Both get the same
+tenant id and app registrations (for the OAuth authority)."""
 import random
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
 
 from .model import attachments, delivery, directory, folders, items
+from .oauth import registry
+from .oauth.scopes import EXCHANGE, GRAPH
 from .wire.ns import T, t
 
 DOMAIN = "contoso.example"
@@ -15,6 +18,19 @@ DEMO_USERS = [
     ("dave", "Dave Okafor"), ("erin", "Erin Smith"),
 ]
 DEMO_LISTS = [("team", "Project Team", ["alice", "bob", "carol"])]
+# The app registrations guard nothing either: fixed ids and secrets, documented in the README.
+DEMO_TENANT_ID = "6f1d3c52-8a47-4e0b-9c2d-5b7e1a9f3c04"
+DEMO_APPS = [
+    registry.App("1b5e3f0a-7c2d-4e8b-a9f1-3d6c8e0b2a57", "EWS sandbox daemon", "confidential", "demo-daemon-secret",
+                 {EXCHANGE: {"roles": ["full_access_as_app"], "scopes": ["EWS.AccessAsUser.All"]}},
+                 ("http://localhost",)),
+    registry.App("9c4a2e71-3b8d-4f5e-b0a6-7e1d2c9f4b38", "EWS sandbox desktop", "public", None,
+                 {EXCHANGE: {"scopes": ["EWS.AccessAsUser.All"]}}, ("http://localhost",)),
+    registry.App("4e8d1a6c-2f7b-4a9e-8c3d-0b5f7e2a1d96", "Graph-only app", "graph-only", "demo-graph-secret",
+                 {GRAPH: {"roles": ["Mail.ReadWrite", "User.Read.All"],
+                          "scopes": ["Mail.ReadWrite", "User.Read"]}},
+                 ("http://localhost",)),
+]
 SUBJECTS = [
     ("Q3 budget review", "Hi {to},\n\nThe Q3 budget draft is ready for review. Please send comments by Friday.\n\nThanks,\n{sender}"),
     ("Lunch on Thursday?", "Are you free for lunch on Thursday around noon?\n\n{sender}"),
@@ -35,8 +51,9 @@ CATEGORIES = [[], [], ["Finance"], ["Project X"], ["Project X", "Urgent"], ["Cus
 def apply(database, seed):
     """Wipe `database` and create the `seed` tenant in it."""
     with database.transaction() as conn:
-        for table in ("attachments", "items", "folders", "delegates", "users", "meta"):
+        for table in ("attachments", "items", "folders", "delegates", "users", "meta", "apps"):
             conn.execute(f"DELETE FROM {table}")
+        register_apps(conn)
         user_rows = {}
         for login, name in DEMO_USERS:
             user_id = directory.add_user(conn, f"{login}@{DOMAIN}", name, DEMO_PASSWORD)
@@ -47,6 +64,13 @@ def apply(database, seed):
         conn.execute("INSERT INTO meta(key, value) VALUES ('seed', ?)", (seed,))
         if seed == "demo":
             _demo_messages(conn, user_rows)
+
+
+def register_apps(conn):
+    """The demo tenant's id and app registrations (also for databases made before them)."""
+    registry.set_tenant_id(conn, DEMO_TENANT_ID)
+    for app in DEMO_APPS:
+        registry.add_app(conn, app)
 
 
 def _demo_messages(conn, user_rows):

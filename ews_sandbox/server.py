@@ -2,6 +2,7 @@
 
 /EWS/Exchange.asmx  EWS SOAP, authenticated as Exchange does it (401 + WWW-Authenticate)
 /_sandbox/...       the admin API (admin.py), loopback only, token in X-Admin-Token
+anything else       the OAuth authority (oauth/) when it runs, else 404
 """
 import logging
 import socket
@@ -31,6 +32,10 @@ class _Gateway(wsgi.Gateway_10):
 
 
 class HTTPServer(wsgi.Server):
+    # cheroot answers "Connection: close" past 10 idle keep-alive connections, which
+    # exchangelib reads as throttling (ErrorServerBusy); IIS keeps far more open.
+    keep_alive_conn_limit = 1000
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.gateway = _Gateway
@@ -59,6 +64,8 @@ class Application:
             if environ["REQUEST_METHOD"] != "POST":
                 return _plain(start_response, "405 Method Not Allowed", b"POST SOAP requests here.\n")
             return self._ews(environ, start_response)
+        if self.sandbox.fallback_route is not None:  # the OAuth authority: /{any tenant}/...
+            return self.sandbox.fallback_route(environ, start_response)
         return _plain(start_response, "404 Not Found", b"Not found.\n")
 
     # ---- EWS ----
@@ -89,7 +96,8 @@ class Application:
         except AuthFailed as failed:
             headers = [("WWW-Authenticate", failed.challenge)] if failed.challenge else [
                 ("WWW-Authenticate", challenge) for challenge in self.sandbox.challenges()]
-            return finish("401 Unauthorized", headers + [("Content-Type", "text/plain")], b"401 Unauthorized\n")
+            return finish("401 Unauthorized", headers + failed.headers + [("Content-Type", "text/plain")],
+                          b"401 Unauthorized\n")
         log_entry["user"] = user["email"]
         if request is None:
             return finish("500 Internal Server Error", _XML, soap.render(soap.fault_envelope(parse_fault)))
@@ -135,9 +143,9 @@ class Application:
             return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
         try:
             with self.sandbox.database.transaction() as conn:
-                mailbox_id = self._acting_mailbox(conn, user, request)
+                actor, mailbox_id = self.sandbox.acting_as(conn, user, request.impersonate)
                 log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
-                context = Context(conn, user, mailbox_id, self.sandbox)
+                context = Context(conn, actor, mailbox_id, self.sandbox)
                 try:
                     response = handler(context, request.body)
                 except EWSError as error:  # the request as a whole failed: one error message
@@ -156,11 +164,6 @@ class Application:
             fault = SOAPFault("ErrorInternalServerError", f"The sandbox failed on {request.operation}; see its log.",
                               fault_code="a:ErrorInternalServerError")
             return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
-
-    def _acting_mailbox(self, conn, user, request):
-        if request.impersonate is None or request.impersonate.casefold() == user["email"].casefold():
-            return user["id"]
-        return self.sandbox.impersonation_target(conn, user, request.impersonate)
 
 
 _XML = [("Content-Type", "text/xml; charset=utf-8")]

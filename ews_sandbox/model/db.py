@@ -77,6 +77,14 @@ CREATE TABLE IF NOT EXISTS attachments (
     content BLOB                            -- file bytes, or the attached item's XML
 );
 CREATE INDEX IF NOT EXISTS attachments_item ON attachments(item_id);
+CREATE TABLE IF NOT EXISTS apps (           -- app registrations of the tenant (the OAuth authority)
+    client_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,                     -- 'confidential', 'public' or 'graph-only'
+    client_secret TEXT,                     -- NULL for a public client
+    permissions TEXT NOT NULL,              -- JSON: {resource: {"roles": [...], "scopes": [...]}}
+    redirect_uris TEXT NOT NULL             -- JSON list
+);
 """
 
 

@@ -1,0 +1,82 @@
+"""How Exchange Online judges the bearer token of an EWS request, in the order it checks:
+a JWT at all, its signature, its audience, its lifetime, its tenant, then what it allows
+(`roles` containing full_access_as_app for an app, `scp` containing EWS.AccessAsUser.All
+for a user) and whether its user exists.
+
+A refusal is HTTP 401 with `WWW-Authenticate: Bearer ..., error="invalid_token"` and an
+`x-ms-diagnostics` header that says why, as Exchange Online sends them. (A token with
+the right roles but no ExchangeImpersonation header passes here and is refused later, as
+a SOAP fault: see Authority.acting_as.)"""
+import time
+
+import jwt
+
+from ..model import directory
+
+EXCHANGE_SERVICE_ID = "00000002-0000-0ff1-ce00-000000000000"
+EXCHANGE_AUDIENCES = ("https://outlook.office365.com", "https://outlook.office.com", EXCHANGE_SERVICE_ID)
+APP_ROLE = "full_access_as_app"
+DELEGATED_SCOPE = "EWS.AccessAsUser.All"
+
+
+def challenge(authority_url, error=None):
+    """The Bearer challenge of Exchange Online's 401 answers."""
+    parts = [f'client_id="{EXCHANGE_SERVICE_ID}"', 'trusted_issuers="00000001-0000-0000-c000-000000000000@*"',
+             'token_types="app_asserted_user_v1 service_asserted_app_v1"',
+             f'authorization_uri="{authority_url}/common/oauth2/authorize"']
+    if error:
+        parts.append(f'error="{error}"')
+    return "Bearer " + ", ".join(parts)
+
+
+class Rejected(Exception):
+    def __init__(self, number, reason, category):
+        super().__init__(reason)
+        self.diagnostics = f'{number};reason="{reason}";error_category="{category}"'
+
+
+def caller(conn, key, tenant_id, token):
+    """The users row a delegated token acts for, or an app caller (a dict with kind 'app')."""
+    claims = _verified_claims(key, token)
+    audience = str(claims.get("aud", "")).rstrip("/")
+    if audience not in EXCHANGE_AUDIENCES:
+        raise Rejected(2000003, f"The audience claim value is invalid '{claims.get('aud')}'.", "invalid_resource")
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+        raise Rejected(2000001, "The token has expired.", "invalid_token")
+    if claims.get("tid") != tenant_id:
+        raise Rejected(2000004, f"The tenant for tenant guid '{claims.get('tid')}' does not exist.", "invalid_tenant")
+    if "scp" in claims:
+        return _user(conn, claims)
+    return _app(claims)
+
+
+def _verified_claims(key, token):
+    try:
+        jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise Rejected(2000001, "OAuth token submitted with the request cannot be parsed.", "invalid_token")
+    try:
+        return key.verify(token)
+    except jwt.InvalidTokenError:
+        raise Rejected(2000000, "The token has an invalid signature.", "invalid_signature")
+
+
+def _no_permissions():
+    return Rejected(2000008, "The token contains no permissions, or permissions can not be understood.",
+                    "invalid_grant")
+
+
+def _user(conn, claims):
+    if DELEGATED_SCOPE.casefold() not in claims["scp"].casefold().split():
+        raise _no_permissions()
+    user = directory.user_by_email(conn, claims.get("upn"))
+    if user is None:
+        raise Rejected(2000001, "The user specified by the user-context in the token does not exist.", "invalid_user")
+    return user
+
+
+def _app(claims):
+    if APP_ROLE not in claims.get("roles", []):
+        raise _no_permissions()
+    return {"id": None, "kind": "app", "email": f"app:{claims['appid']}", "client_id": claims["appid"],
+            "name": claims.get("app_displayname")}
