@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 BUNDLE = Path(__file__).resolve().parent.parent
@@ -149,25 +150,32 @@ class Connection:
         return [{"email": "alice@contoso.example", "password": "demo-password"}]
 
     def account(self, email=None, auth_type=None):
-        """An exchangelib Account on `email` (default EWS_EMAIL) with the configured auth;
-        `auth_type` ('basic' or 'ntlm') overrides the password scheme."""
+        """An exchangelib Account on `email` (default EWS_EMAIL). `auth_type` names another
+        mode to sign in with; against the sandbox any mode works (the setup scripts use it)."""
         from exchangelib import DELEGATE, IMPERSONATION, Account
+        mode = self._mode(auth_type)
         email = email or self.email
-        config = self.configuration(email, auth_type)
-        access_type = self.settings.get("EWS_ACCESS_TYPE") or (
-            IMPERSONATION if self.settings.mode == "oauth-app" else DELEGATE)
+        config = self.configuration(email, mode)
+        access_type = self.settings.get("EWS_ACCESS_TYPE") or (IMPERSONATION if mode == "oauth-app" else DELEGATE)
         if access_type not in (DELEGATE, IMPERSONATION):
             raise ConfigError(f"EWS_ACCESS_TYPE={access_type!r} must be delegate or impersonation")
-        autodiscover = config is None
-        kwargs = {"autodiscover": True} if autodiscover else {"config": config, "autodiscover": False}
-        if autodiscover:
-            kwargs["credentials"] = self.credentials(email)
+        kwargs = {"config": config, "autodiscover": False}
+        if config is None:  # no endpoint configured: autodiscover finds it (and caches the answer)
+            kwargs = {"credentials": self.credentials(email, mode), "autodiscover": True}
         timezone = self.settings.get("EWS_TIMEZONE")
         if timezone:
             kwargs["default_timezone"] = _timezone(timezone)
         return Account(email, access_type=access_type, **kwargs)
 
-    def configuration(self, email, auth_type=None):
+    def _mode(self, auth_type):
+        mode = auth_type or self.settings.mode
+        if mode not in MODES:
+            raise ConfigError(f"unknown auth mode {mode!r}; choose one of {', '.join(MODES)}")
+        if self.settings.mode != "sandbox" and mode != self.settings.mode:
+            raise ConfigError(f"EWS_AUTH={self.settings.mode}: this needs {mode}; run {SETUP_SCRIPT.get(mode)}")
+        return mode
+
+    def configuration(self, email, mode):
         """A Configuration for the endpoint, or None when autodiscover must find it."""
         from exchangelib import BASIC, NTLM, Configuration, FailFast, FaultTolerance
         endpoint, server = self._endpoint()
@@ -175,9 +183,9 @@ class Connection:
             return None
         max_wait = self.settings.integer("EWS_RETRY_MAX_WAIT", 60)
         retry = FaultTolerance(max_wait=max_wait) if max_wait > 0 else FailFast()
-        auth_type = {"basic": BASIC, "ntlm": NTLM, "sandbox": BASIC}.get(auth_type or self.settings.mode)
-        return Configuration(credentials=self.credentials(email), service_endpoint=endpoint, server=server,
-                             auth_type=auth_type, version=self._version(), retry_policy=retry,
+        return Configuration(credentials=self.credentials(email, mode), service_endpoint=endpoint, server=server,
+                             auth_type={"basic": BASIC, "ntlm": NTLM, "sandbox": BASIC}.get(mode),
+                             version=self._version(), retry_policy=retry,
                              max_connections=self.settings.integer("EWS_MAX_CONNECTIONS", 0) or None)
 
     def _endpoint(self):
@@ -200,10 +208,9 @@ class Connection:
         except (TypeError, ValueError):
             raise ConfigError(f"EWS_VERSION={value!r} must be a build number such as 15.1.2507.6")
 
-    def credentials(self, email):
+    def credentials(self, email, mode):
         from exchangelib import Credentials
-        mode = self.settings.mode
-        if mode == "sandbox":
+        if mode in ("sandbox", "basic", "ntlm") and self.settings.mode == "sandbox":
             users = {u["email"].lower(): u["password"] for u in self._sandbox_users()}
             password = self.settings.get("EWS_PASSWORD") or users.get(email.lower())
             if password is None:
@@ -212,7 +219,165 @@ class Connection:
         if mode in ("basic", "ntlm"):
             return Credentials(self.settings.get("EWS_USERNAME") or email,
                                self.settings.require("EWS_PASSWORD", "set the password of EWS_USERNAME"))
-        return oauth_credentials(self, email)
+        return oauth_credentials(self, email, mode)
+
+    # ---- OAuth settings: the configured tenant, or the sandbox's own authority ----
+    @property
+    def authority_host(self):
+        if self.sandbox is not None:
+            return self.sandbox.authority_url
+        return (self.settings.get("EWS_AUTHORITY_HOST") or PUBLIC_AUTHORITY).rstrip("/")
+
+    def oauth_app(self, mode):
+        """(tenant id, client id, client secret or None) for an OAuth mode."""
+        if self.sandbox is not None:
+            kind = "confidential" if mode == "oauth-app" else "public"
+            app = next(a for a in self.sandbox.apps if a["kind"] == kind)
+            return app["tenant_id"], app["client_id"], app["client_secret"]
+        tenant = self.settings.require("EWS_TENANT_ID", "set the directory (tenant) id of your Entra ID")
+        client_id = self.settings.require("EWS_CLIENT_ID", "set the application (client) id of the app registration")
+        secret = self.settings.get("EWS_CLIENT_SECRET")
+        if mode == "oauth-app" and secret is None:
+            self.settings.require("EWS_CLIENT_SECRET", "app-only sign-in needs the app's client secret")
+        return tenant, client_id, secret
+
+    def user_password(self, email):
+        if self.sandbox is not None:
+            return email, next(u["password"] for u in self._sandbox_users() if u["email"].lower() == email.lower())
+        return (self.settings.get("EWS_USERNAME") or email,
+                self.settings.require("EWS_PASSWORD", "the password grant needs the user's password"))
+
+    # ---- the sandbox plays the user in the interactive sign-ins ----
+    def sandbox_approve_device_code(self, user_code, email):
+        import requests
+        answer = requests.post(f"{self.sandbox.base_url}/_sandbox/device-codes/approve", verify=self.ca_bundle,
+                               json={"user_code": user_code, "email": email},
+                               headers={"X-Admin-Token": self.sandbox.admin_token}, timeout=30)
+        answer.raise_for_status()
+        print(f"ews: the sandbox approved the code as {email}", file=sys.stderr)
+
+    def sandbox_browser(self, email):
+        """Stands in for the browser: signs in on the sandbox's page, then hands the
+        answer to msal's listener on localhost, as the page's form would."""
+        import threading
+        password = self.user_password(email)[1]
+
+        def browse(auth_uri):
+            session = self.oauth_session()
+            session.get(auth_uri, timeout=30)
+            page = session.post(auth_uri, data={"login": email, "passwd": password}, timeout=30).text
+            action = re.search(r'action="([^"]+)"', page).group(1).replace("&amp;", "&")
+            session.post(action, data=dict(re.findall(r'name="(\w+)" value="([^"]*)"', page)), timeout=30)
+
+        return lambda auth_uri: threading.Thread(target=browse, args=(auth_uri,), daemon=True).start()
+
+    def oauth_session(self):
+        """A requests session for msal that trusts EWS_CA_BUNDLE (or the sandbox's CA);
+        REQUESTS_CA_BUNDLE in the environment would otherwise win over it."""
+        import requests
+        session = requests.Session()
+        if self.ca_bundle:
+            session.verify, session.trust_env = self.ca_bundle, False
+            session.proxies = requests.utils.get_environ_proxies(self.authority_host)
+        return session
+
+
+# ---- OAuth: app-only, password grant, msal sign-ins ------------------------------------
+
+def _at_authority(credentials_class, host, resource):
+    """exchangelib hard-codes login.microsoftonline.com and outlook.office365.com: point
+    the token URL at EWS_AUTHORITY_HOST (national clouds, the sandbox) and the scope at
+    the EWS resource in use."""
+
+    class AtAuthority(credentials_class):
+        @property
+        def token_url(self):
+            return f"{host}/{self.tenant_id or 'organizations'}/oauth2/v2.0/token"
+
+        @property
+        def scope(self):
+            return [scope.replace("https://outlook.office365.com", resource) for scope in super().scope]
+
+    return AtAuthority
+
+
+def _resource(connection):
+    """The EWS resource tokens are for: https://outlook.office365.com unless EWS_SERVER
+    names another cloud's host (outlook.office365.us, partner.outlook.cn)."""
+    host = connection.settings.get("EWS_SERVER") or "outlook.office365.com"
+    return "https://outlook.office365.com" if connection.sandbox is not None else f"https://{host}"
+
+
+def oauth_credentials(connection, email, mode):
+    from exchangelib import Identity, OAuth2Credentials, OAuth2LegacyCredentials
+    tenant, client_id, secret = connection.oauth_app(mode)
+    host, resource = connection.authority_host, _resource(connection)
+    if mode == "oauth-app":
+        return _at_authority(OAuth2Credentials, host, resource)(
+            client_id=client_id, client_secret=secret, tenant_id=tenant, identity=Identity(primary_smtp_address=email))
+    if mode == "oauth-delegated":
+        username, password = connection.user_password(email)
+        return _at_authority(OAuth2LegacyCredentials, host, resource)(
+            username=username, password=password, client_id=client_id, client_secret=secret, tenant_id=tenant)
+    return msal_credentials(connection, email, mode, tenant, client_id, host, resource)
+
+
+def msal_credentials(connection, email, mode, tenant, client_id, host, resource):
+    """Sign in once with msal (browser or device code), keep msal's token cache in a 0600
+    file, sign in silently afterwards, and give exchangelib credentials whose refresh()
+    asks msal (without it, an expired token would make exchangelib spin)."""
+    import msal
+    from exchangelib import OAuth2AuthorizationCodeCredentials
+    scopes = [f"{resource}/EWS.AccessAsUser.All"]
+    cache_file = Path(connection.settings.get("EWS_TOKEN_CACHE") or DEFAULT_TOKEN_CACHE).expanduser()
+    cache = msal.SerializableTokenCache()
+    if cache_file.exists():
+        cache.deserialize(cache_file.read_text())
+    app = msal.PublicClientApplication(client_id, authority=f"{host}/{tenant}", token_cache=cache,
+                                       http_client=connection.oauth_session(),
+                                       instance_discovery=host == PUBLIC_AUTHORITY)
+
+    def token():
+        known = [a for a in app.get_accounts() if a["username"].lower() == email.lower()]
+        result = app.acquire_token_silent(scopes, account=known[0]) if known else None
+        if not result:
+            result = _sign_in(connection, app, scopes, email, mode)
+        if "access_token" not in result:
+            raise ServerError(f"sign-in failed: {result.get('error')}: {result.get('error_description', '')[:300]}")
+        _save_cache(cache, cache_file)
+        return {"access_token": result["access_token"], "token_type": "Bearer",
+                "expires_at": time.time() + int(result.get("expires_in", 3600))}
+
+    class RefreshedByMsal(_at_authority(OAuth2AuthorizationCodeCredentials, host, resource)):
+        def refresh(self, session):
+            self.access_token = token()
+
+    return RefreshedByMsal(tenant_id=tenant, access_token=token())
+
+
+def _sign_in(connection, app, scopes, email, mode):
+    """The one interactive step. Against the sandbox, the script plays the user."""
+    if mode == "msal-device-code":
+        flow = app.initiate_device_flow(scopes=scopes)
+        if "user_code" not in flow:
+            raise ServerError(f"device code refused: {flow.get('error_description', flow)}")
+        print(flow["message"], file=sys.stderr)
+        if connection.sandbox is not None:
+            connection.sandbox_approve_device_code(flow["user_code"], email)
+        return app.acquire_token_by_device_flow(flow)
+    callback = connection.sandbox_browser(email) if connection.sandbox is not None else None
+    return app.acquire_token_interactive(scopes, login_hint=email, timeout=300,
+                                         **({"auth_uri_callback": callback} if callback else {}))
+
+
+def _save_cache(cache, path):
+    if not cache.has_state_changed:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(cache.serialize())
+    os.chmod(path, 0o600)  # also when the file existed with looser rights
 
 
 # ---- transport, logging, errors ------------------------------------------------------
@@ -362,3 +527,248 @@ def _timezone(name):
         return EWSTimeZone(name)
     except Exception:
         raise ConfigError(f"EWS_TIMEZONE={name!r} is not an IANA time zone such as Europe/Paris")
+
+
+# ---- mail: queries, folders and output shared by the mail scripts -------------------
+
+ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+# What a listing can show (output name: exchangelib Message field). FindItem returns all of them.
+MESSAGE_FIELDS = {"id": "id", "received": "datetime_received", "from": "author", "to": "display_to",
+                  "cc": "display_cc", "subject": "subject", "is_read": "is_read", "has_attachments": "has_attachments",
+                  "importance": "importance", "categories": "categories", "size": "size", "sent": "datetime_sent"}
+SORT_FIELDS = {"received": "datetime_received", "sent": "datetime_sent", "subject": "subject", "size": "size",
+               "importance": "importance"}
+PAGE_MAX = 1000  # the most one FindItem page holds under Exchange's default throttling policy
+
+
+def parse_args(parser, argv=None, *checks):
+    """parse_args, then each check(args) before anything connects: a bad value leaves with one line, exit 2.
+    `--order -received` is read as `--order=-received` (argparse would take -received for a flag)."""
+    argv, joined = list(sys.argv[1:] if argv is None else argv), []
+    while argv:
+        value = argv.pop(0)
+        joined.append(f"--order={argv.pop(0)}" if value == "--order" and argv and argv[0].startswith("-") else value)
+    args = parser.parse_args(joined)
+    try:
+        for check in checks:
+            check(args)
+    except ConfigError as error:
+        exit_for(error, args.debug)
+    return args
+
+
+def check_address(value, flag):
+    if not ADDRESS.fullmatch(value or ""):
+        raise ConfigError(f"{flag} {value!r} is not an email address (expected name@example.com)")
+    return value
+
+
+def check_file(path, flag):
+    if not Path(path).is_file():
+        raise ConfigError(f"{flag} {path}: no such file")
+    return Path(path)
+
+
+def parse_when(text, flag, end=False):
+    """UTC datetime from 2026-03-01, 2026-03-01T09:30[+01:00] (local time when no zone is given)
+    or 12h / 7d / 2w ago. A date alone as an end includes that whole day."""
+    from datetime import datetime, timedelta, timezone
+    text = text.strip()
+    ago = re.fullmatch(r"(\d+)([hdw])", text)
+    if ago:
+        unit = {"h": "hours", "d": "days", "w": "weeks"}[ago[2]]
+        return datetime.now(timezone.utc) - timedelta(**{unit: int(ago[1])})
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not a date: use 2026-03-01, 2026-03-01T09:30 or 7d (7 days ago)")
+    if end and len(text) == 10:
+        value += timedelta(days=1)
+    return (value if value.tzinfo else value.astimezone()).astimezone(timezone.utc)
+
+
+def add_query_arguments(parser, limit=None, skip=()):
+    """The flags that choose messages; `skip` leaves some out (by name without dashes)."""
+    group = parser.add_argument_group("which messages")
+    flags = {
+        "folder": dict(default="Inbox", metavar="PATH", help="folder path from the top of the mailbox, any case, "
+                                                              "e.g. Inbox/Projects/2026 (default Inbox)"),
+        "id": dict(action="append", default=[], metavar="ID", help="a message id (repeatable): filters are ignored"),
+        "ids-from": dict(metavar="FILE", help="ids from read_inbox.py --json output, or one a line (- for stdin)"),
+        "unread": dict(action="store_true", help="unread messages only"),
+        "from": dict(dest="sender", metavar="ADDR", help="sent by ADDR"),
+        "to": dict(dest="recipient", metavar="ADDR", help="sent to ADDR (Exchange's search string: combines only "
+                                                           "with --from, --subject, --body-contains, --category)"),
+        "subject": dict(metavar="TEXT", help="subject contains TEXT (any case)"),
+        "body-contains": dict(metavar="TEXT", help="body contains TEXT (any case)"),
+        "since": dict(metavar="DATE", help="received at or after DATE: 2026-03-01, 2026-03-01T09:30, 7d, 12h"),
+        "until": dict(metavar="DATE", help="received before DATE (a date alone includes that day)"),
+        "has-attachments": dict(action="store_true", help="with attachments only"),
+        "category": dict(action="append", default=[], metavar="NAME", help="has category NAME (repeatable: all)"),
+        "importance": dict(choices=("low", "normal", "high")),
+        "order": dict(default="-received", metavar="[-]FIELD",
+                      help=f"sort by {', '.join(SORT_FIELDS)}; a leading - sorts descending (default -received)"),
+        "limit": dict(type=int, default=limit, metavar="N", help=f"at most N messages (default {limit or 'all'})"),
+    }
+    for name, options in flags.items():
+        if name not in skip:
+            group.add_argument(f"--{name}", **options)
+
+
+def check_query(args):
+    """Validate the query flags and convert them in place (dates to UTC datetimes, ids files to ids)."""
+    get = lambda name: getattr(args, name, None)  # noqa: E731 - scripts skip some flags
+    for name, flag in (("sender", "--from"), ("recipient", "--to")):
+        if get(name):
+            check_address(get(name), flag)
+    since, until = get("since"), get("until")
+    if since:
+        args.since = parse_when(since, "--since")
+    if until:
+        args.until = parse_when(until, "--until", end=True)
+    if since and until and args.until <= args.since:
+        raise ConfigError(f"--until {until} is not after --since {since}; swap them or widen the range")
+    if get("limit") is not None and args.limit < 1:
+        raise ConfigError("--limit must be 1 or more")
+    if get("order") and args.order.lstrip("-") not in SORT_FIELDS:
+        raise ConfigError(f"--order {args.order!r}: sort by one of {', '.join(SORT_FIELDS)} (- first for descending)")
+    if get("recipient") and any(get(n) for n in ("unread", "since", "until", "has_attachments", "importance")):
+        raise ConfigError("--to uses Exchange's search string, which exchangelib cannot join with --unread, --since, "
+                          "--until, --has-attachments or --importance; drop one side")
+    if get("ids_from"):
+        args.id = list(get("id") or []) + read_ids(args.ids_from)
+
+
+def read_ids(path):
+    if path != "-" and not Path(path).is_file():
+        raise ConfigError(f"--ids-from {path}: no such file")
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    if not text.lstrip().startswith("["):
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    try:
+        return [entry["id"] if isinstance(entry, dict) else str(entry) for entry in json.loads(text)]
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"--ids-from {path}: expected a JSON list of ids or of objects with an 'id'")
+
+
+def has_filters(args):
+    names = ("id", "unread", "sender", "recipient", "subject", "body_contains", "since", "until", "has_attachments",
+             "category", "importance", "limit")
+    return any(getattr(args, name, None) for name in names)
+
+
+def folder_by_path(account, path, flag="--folder", create=False):
+    """The folder at `path` below the top of the mailbox ('Inbox/Projects/2026', any case): one
+    FindFolder per level, with no GetFolder after it (`folder // name` adds one); with `create`,
+    missing levels are made."""
+    from exchangelib.errors import DoesNotExist
+    from exchangelib.folders import SHALLOW, Folder, SingleFolderQuerySet
+    folder = account.msg_folder_root
+    for name in [part for part in path.split("/") if part.strip()]:
+        try:
+            folder = SingleFolderQuerySet(account=account, folder=folder).depth(SHALLOW).only(
+                "name", "total_count", "unread_count", "child_folder_count").get(name=name)
+        except DoesNotExist:
+            if not create:
+                raise ConfigError(f"{flag} {path}: there is no folder {name!r} in {folder.name!r} "
+                                  "(folder names are separated by /, e.g. Inbox/Projects)")
+            folder = Folder(parent=folder, name=name)
+            folder.save()
+    return folder
+
+
+def message_query(account, args):
+    """(folder, QuerySet) for the query flags, sorted and not yet sent."""
+    get = lambda name: getattr(args, name, None)  # noqa: E731
+    folder = folder_by_path(account, get("folder") or "Inbox")
+    if get("recipient"):  # EWS can filter on recipients only through the search string (AQS)
+        terms = [f"to:{args.recipient}"] + [f'{key}:"{get(name)}"' for key, name in (
+            ("from", "sender"), ("subject", "subject"), ("body", "body_contains")) if get(name)]
+        query = folder.filter(" ".join(terms + [f'category:"{name}"' for name in get("category") or []]))
+    else:
+        filters = {"is_read": False if get("unread") else None, "author": get("sender"),
+                   "subject__icontains": get("subject"), "body__icontains": get("body_contains"),
+                   "datetime_received__gte": get("since"), "datetime_received__lt": get("until"),
+                   "has_attachments": True if get("has_attachments") else None,
+                   "categories__contains": get("category") or None,
+                   "importance": get("importance") and get("importance").capitalize()}
+        query = folder.filter(**{key: value for key, value in filters.items() if value is not None})
+    order = get("order") or "-received"
+    return folder, query.order_by(("-" if order.startswith("-") else "") + SORT_FIELDS[order.lstrip("-")])
+
+
+def find_messages(query, names, limit=None):
+    """The messages of `query` with the MESSAGE_FIELDS `names`, from FindItem pages alone, each
+    page as large as `limit` needs (PAGE_MAX at most).
+
+    A QuerySet would add one GetItem per 100 messages as soon as From is asked for: exchangelib
+    counts sender fields as complex because Exchange may give an internal sender's X500 address
+    in FindItem. A listing can live with that, so this calls exchangelib's FindItem service."""
+    from exchangelib import Message
+    from exchangelib.fields import FieldPath
+    from exchangelib.restriction import Restriction
+    from exchangelib.services import FindItem
+    folders = query.folder_collection
+    fields = {FieldPath(field=Message.get_field_by_fieldname(MESSAGE_FIELDS.get(n, n))) for n in names if n != "id"}
+    search = None if query.q.is_empty() else Restriction(query.q, folders.folders, applies_to=Restriction.ITEMS)
+    is_text = query.q.query_string is not None  # a search string (AQS) travels as QueryString, not Restriction
+    return FindItem(account=folders.account, page_size=min(limit or PAGE_MAX, PAGE_MAX)).call(
+        folders=folders.folders, additional_fields=fields or None, restriction=None if is_text else search,
+        order_fields=query.order_fields, shape="IdOnly", query_string=search if is_text else None,
+        depth="Shallow", calendar_view=None, max_items=limit, offset=0)
+
+
+def message_row(item, names):
+    """A JSON-ready dict of the fields `names` of one message (times as ISO 8601 in UTC)."""
+    row = {}
+    for name in names:
+        value = getattr(item, MESSAGE_FIELDS.get(name, name), None)
+        if name == "from" and value is not None:  # an SMTP address when Exchange gives one, else the name
+            value = value.email_address if value.email_address and value.routing_type in (None, "SMTP") \
+                else value.name
+        row[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return row
+
+
+def print_table(rows, columns):
+    """Rows of dicts as columns that fit a terminal: long cells end in an ellipsis, times in local time."""
+    from datetime import datetime
+    limits = {"subject": 50, "from": 30, "to": 30, "cc": 30, "categories": 24, "name": 40, "path": 70}
+
+    def text(value, column):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        if value and column in ("received", "sent"):
+            return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
+        return "" if value is None else " ".join(str(value).split())
+
+    cells = [[text(row.get(c), c) for c in columns] for row in rows]
+    widths = [min(max([len(c)] + [len(r[i]) for r in cells]), limits.get(c, 200)) for i, c in enumerate(columns)]
+    for line in [list(columns)] + cells:
+        print("  ".join((v if len(v) <= w else v[:w - 1] + "…").ljust(w) for v, w in zip(line, widths)).rstrip())
+
+
+def run_in_chunks(items, size, call, verb):
+    """call(chunk) -> results, for chunks of `items` (one EWS request each); progress on stderr
+    when there is more than one chunk. Returns [(item, exception)] for the elements that failed."""
+    results = []
+    for start in range(0, len(items), size):
+        results += call(items[start:start + size])
+        if len(items) > size:
+            print(f"ews: {verb} {min(start + size, len(items))} of {len(items)}", file=sys.stderr)
+    failed = [(item, result) for item, result in zip(items, results) if isinstance(result, Exception)]
+    for item, error in failed:
+        print(f"ews: failed: {getattr(item, 'subject', None) or '(no subject)'} [{failure_id(item)}]: "
+              f"{type(error).__name__}: {error}", file=sys.stderr)
+    return failed
+
+
+def failure_id(item):
+    return item[0] if isinstance(item, tuple) else item.id
+
+
+def failures_json(failed):
+    return [{"id": failure_id(item), "subject": getattr(item, "subject", None), "error": type(error).__name__,
+             "message": str(error)} for item, error in failed]

@@ -47,8 +47,10 @@ def create_mailbox(conn, mailbox_id):
         cursor = conn.execute(
             "INSERT INTO folders(mailbox_id, parent_id, distinguished, element, name, folder_class, change_key)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (mailbox_id, by_name.get(parent), distinguished, element, name, folder_class, ids.new_change_key()))
-        by_name[distinguished] = cursor.lastrowid
+            (mailbox_id, by_name[parent] if parent else None, distinguished, element, name, folder_class,
+             ids.new_change_key()))
+        if distinguished:  # plain folders (the one-click Archive) parent nothing here
+            by_name[distinguished] = cursor.lastrowid
 
 
 def archive_counterpart(conn, row):

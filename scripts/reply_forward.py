@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Reply, reply to all, or forward one message, chosen by --id or as the newest match of a query.
+
+Exchange writes the answer from the original (quoted text, the forwarded attachments);
+you give the new text, in plain text or HTML. exchangelib addresses a reply-all itself,
+from the original's From, To and Cc, so the chosen message is read with GetItem first.
+The answer is sent with a copy in Sent Items (one CreateItem). With --attach it is first
+saved as a draft, the files are attached, then it is sent (CreateItem, one
+CreateAttachment per file, SendItem); --draft stops before sending and prints the
+draft's id. --dry-run shows which message would be answered, and how, sending nothing.
+
+Examples:
+  reply_forward.py reply --from bob@contoso.example --subject "Weekly status" --body "Thanks, noted."
+  reply_forward.py reply-all --id AAMk... --body-file answer.html
+  reply_forward.py forward --subject invoice --to carol@contoso.example --body "FYI" --attach notes.pdf
+"""
+import argparse
+import sys
+
+import ews_config
+
+PREFIX = {"reply": "RE: ", "reply-all": "RE: ", "forward": "FW: "}
+SELECTORS = ("unread", "sender", "subject", "body_contains", "since", "until", "has_attachments", "category",
+             "importance")
+
+
+def check_answer(args):
+    args.recipients = {kind: [a.strip() for value in getattr(args, kind) for a in value.split(",") if a.strip()]
+                       for kind in ("to", "cc", "bcc")}
+    for kind, addresses in args.recipients.items():
+        for address in addresses:
+            ews_config.check_address(address, f"--{kind}")
+    if len(args.id) > 1:
+        raise ews_config.ConfigError("--id: give one message to answer")
+    if not args.id and not any(getattr(args, name) for name in SELECTORS):
+        raise ews_config.ConfigError("choose the message: --id ID, or filters such as --from and --subject "
+                                     "(the newest match is answered)")
+    if args.action == "forward" and not any(args.recipients.values()):
+        raise ews_config.ConfigError("forward needs --to (or --cc/--bcc)")
+    if args.action == "reply-all" and any(args.recipients.values()):
+        raise ews_config.ConfigError("reply-all answers the original recipients; use reply with --cc to add people")
+    args.text = args.body or ""
+    if args.body_file:
+        args.text = ews_config.check_file(args.body_file, "--body-file").read_text(encoding="utf-8")
+        args.html = args.html or args.body_file.lower().endswith((".html", ".htm"))
+    args.attach = [ews_config.check_file(path, "--attach") for path in args.attach]
+
+
+def choose(account, args):
+    """The message to answer, with what exchangelib needs to address the answer: reply goes to
+    From, and reply-all is addressed here, from the original's From, To and Cc (GetItem)."""
+    if args.id:
+        chosen = (args.id[0], None)
+    else:
+        _, query = ews_config.message_query(account, args)
+        chosen = next(iter(ews_config.find_messages(query, ["subject"], limit=1)), None)
+        if chosen is None:
+            raise ews_config.ServerError(f"no message in {args.folder} matches the filters; nothing was sent")
+    [found] = account.fetch([chosen], only_fields=["subject", "author", "to_recipients", "cc_recipients",
+                                                   "datetime_received"])
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def main(argv=None):
+    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
+    parser.add_argument("action", choices=("reply", "reply-all", "forward"))
+    ews_config.add_query_arguments(parser, skip=("to", "ids-from", "order", "limit"))
+    answer = parser.add_argument_group("the answer")
+    for kind in ("to", "cc", "bcc"):
+        answer.add_argument(f"--{kind}", action="append", default=[], metavar="ADDR",
+                            help=f"{kind.capitalize()} recipient (forward; reply adds them; repeatable)")
+    body = answer.add_mutually_exclusive_group()
+    body.add_argument("--body", metavar="TEXT", help="the new text above the quoted original")
+    body.add_argument("--body-file", metavar="PATH", help="read it from a UTF-8 file (.html implies --html)")
+    answer.add_argument("--html", action="store_true", help="the text is HTML")
+    answer.add_argument("--new-subject", metavar="TEXT", help="subject (default: RE:/FW: and the original's)")
+    answer.add_argument("--attach", action="append", default=[], metavar="PATH", help="attach a file (repeatable)")
+    answer.add_argument("--draft", action="store_true", help="save the answer in Drafts instead of sending it")
+    answer.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
+    args = ews_config.parse_args(parser, argv, ews_config.check_query, check_answer)
+
+    with ews_config.connect(args) as ews:
+        from exchangelib import Body, FileAttachment, HTMLBody, Message
+        account = ews.account()
+        original = choose(account, args)
+        subject = args.new_subject or original.subject or ""
+        if not args.new_subject and not subject.upper().startswith(PREFIX[args.action].strip()):
+            subject = PREFIX[args.action] + subject
+        body = HTMLBody(args.text) if args.html else Body(args.text)
+        to, cc, bcc = (args.recipients[kind] or None for kind in ("to", "cc", "bcc"))
+        if args.action == "reply":
+            if original.author is None and not to:
+                raise ews_config.ConfigError("the message has no sender to reply to; give --to")
+            response = original.create_reply(subject, body, [original.author] * bool(original.author) + (to or []),
+                                             cc, bcc)
+        elif args.action == "reply-all":
+            response = original.create_reply_all(subject, body)
+        else:
+            response = original.create_forward(subject, body, to, cc, bcc)
+        about = ews_config.message_row(original, ["id", "received", "from", "subject"])
+        result = {"action": args.action, "original": about, "subject": subject, **args.recipients,
+                  "attachments": [p.name for p in args.attach]}
+        if args.dry_run:
+            result["status"] = "dry run"
+        elif args.attach or args.draft:
+            saved = response.save(account.drafts)  # CreateItem SaveOnly: a draft tied to the original
+            draft = Message(account=account, folder=account.drafts, id=saved.id, changekey=saved.changekey)
+            for path in args.attach:
+                draft.attach(FileAttachment(name=path.name, content=path.read_bytes()))  # CreateAttachment
+            if args.draft:
+                result["status"], result["draft_id"] = "saved", draft.id
+            else:
+                draft.send()  # SendItem, copy to Sent Items
+                result["status"] = "sent"
+        else:
+            response.send()  # CreateItem SendAndSaveCopy
+            result["status"] = "sent"
+
+    if args.json:
+        ews_config.print_json(result)
+    else:
+        about = result["original"]
+        about = f"{about['subject']!r} from {about['from']} ({about['received']})"
+        done = {"sent": "sent", "saved": f"saved in Drafts, id {result.get('draft_id')}",
+                "dry run": "dry run, nothing sent"}[result["status"]]
+        print(f"{args.action} to {about}: {subject!r}, {done}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

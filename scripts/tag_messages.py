@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Tag messages with a custom property of your own, find them again by it, or remove it.
+
+The tag is an extended (MAPI named) property: a name in a property set of your own (a
+GUID, PROPERTY_SET below) with a string value. Outlook and users do not see it and it
+travels with the message when it moves between folders, so a program can mark what it
+has processed and find it again server-side: find is one FindItem restriction on the
+property (IsEqualTo a value, or Exists). tag and untag use bulk_update in chunks.
+
+Examples:
+  tag_messages.py tag --name ProcessedBy --value invoice-bot --subject invoice --since 7d
+  tag_messages.py find --name ProcessedBy --value invoice-bot --json
+  tag_messages.py untag --name ProcessedBy --folder Inbox/Archive --dry-run
+"""
+import argparse
+import sys
+
+import ews_config
+
+PROPERTY_SET = "8d3f1c52-6f0e-4b7a-9c1d-2e4a5b6c7d80"  # this bundle's names; make a GUID of your own (uuid4)
+COLUMNS = ["received", "from", "subject", "tag"]
+
+
+def check_tag(args):
+    if not args.name.strip():
+        raise ews_config.ConfigError("--name: give the property a name, e.g. ProcessedBy")
+    if args.action == "tag" and not args.value:
+        raise ews_config.ConfigError("tag needs --value TEXT")
+    if args.action == "tag" and not ews_config.has_filters(args) and not args.all:
+        raise ews_config.ConfigError(f"no filter given: every message in {args.folder} would be tagged; "
+                                     "add filters, or --all")
+
+
+def main(argv=None):
+    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
+    parser.add_argument("action", choices=("tag", "find", "untag"))
+    parser.add_argument("--name", required=True, help="the property's name (in PROPERTY_SET)")
+    parser.add_argument("--value", metavar="TEXT", help="tag: the value to set; find/untag: only this value")
+    ews_config.add_query_arguments(parser, skip=("to",))
+    parser.add_argument("--all", action="store_true", help="tag: allow tagging every message of the folder")
+    parser.add_argument("--chunk-size", type=int, default=100, metavar="N", help="messages per EWS request")
+    parser.add_argument("--dry-run", action="store_true", help="tag/untag: print which messages; change nothing")
+    args = ews_config.parse_args(parser, argv, ews_config.check_query, check_tag)
+
+    with ews_config.connect(args) as ews:
+        from exchangelib import ExtendedProperty, Message
+
+        class Tag(ExtendedProperty):
+            property_set_id = PROPERTY_SET
+            property_name = args.name
+            property_type = "String"
+
+        Message.register("tag", Tag)  # now a field like any other: filter(tag=...), only("tag")
+        account = ews.account()
+        _, query = ews_config.message_query(account, args)
+        if args.action != "tag":
+            query = query.filter(tag=args.value) if args.value else query.filter(tag__exists=True)
+        items = list(ews_config.find_messages(query, ["id"] + COLUMNS, args.limit))
+        failed = []
+        if args.action != "find" and not args.dry_run:
+            for item in items:
+                item.tag = args.value if args.action == "tag" else None  # None: UpdateItem deletes the property
+            failed = ews_config.run_in_chunks(
+                items, args.chunk_size,
+                lambda chunk: account.bulk_update([(item, ["tag"]) for item in chunk], chunk_size=args.chunk_size),
+                "tagged" if args.action == "tag" else "untagged")
+        rows = [ews_config.message_row(item, ["id"] + COLUMNS) for item in items]
+
+    if args.json:
+        ews_config.print_json(rows if args.action == "find" else {
+            "action": args.action, "dry_run": args.dry_run, "matched": len(items), "done": len(items) - len(failed),
+            "failed": ews_config.failures_json(failed), "messages": rows})
+    elif args.action == "find" or args.dry_run:
+        if args.dry_run:
+            print(f"would {args.action} {len(items)} messages (dry run, nothing changed)")
+        ews_config.print_table(rows, COLUMNS) if rows else print("ews: no message matches", file=sys.stderr)
+    else:
+        print(f"{args.action}ged {len(items) - len(failed)} of {len(items)} messages ({args.name})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
