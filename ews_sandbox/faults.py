@@ -8,7 +8,7 @@ One spec format for the command line and the admin API:
 import threading
 from dataclasses import dataclass, field
 
-KINDS = ("server-busy", "http-503", "drop-connection", "latency", "token-expiry", "ews-disabled")
+KINDS = ("server-busy", "http-503", "drop-connection", "latency", "token-expiry", "ews-disabled", "oauth-only")
 _INTEGER_OPTIONS = ("every", "backoff_ms", "retry_after", "ms", "lifetime")
 
 

@@ -91,6 +91,10 @@ class Application:
             request = None
             parse_fault = fault
         connection = environ.get("ews_sandbox.connection")
+        if self._refuses_passwords(environ, log_entry["operation"]):
+            bearer = [c for c in self.sandbox.challenges() if c.lower().startswith("bearer")] or ["Bearer"]
+            return finish("401 Unauthorized", [("WWW-Authenticate", c) for c in bearer] +
+                          [("Content-Type", "text/plain")], b"401 Unauthorized\n")
         try:
             user = self.sandbox.authenticate(environ, connection)
         except AuthFailed as failed:
@@ -106,6 +110,12 @@ class Application:
             return early
         status, payload = self._dispatch(request, user, log_entry)
         return finish(status, _XML, payload)
+
+    def _refuses_passwords(self, environ, operation):
+        """The oauth-only fault: answer as Exchange Online does, which takes bearer tokens only."""
+        if not self.sandbox.faults.triggered(operation, ("oauth-only",)):
+            return False
+        return not (environ.get("HTTP_AUTHORIZATION") or "").lower().startswith("bearer ")
 
     def _injected_fault(self, operation, connection, start_response, finish):
         faults = self.sandbox.faults.triggered(operation, ("latency", "drop-connection", "http-503", "server-busy",

@@ -104,19 +104,22 @@ class Settings:
 @contextlib.contextmanager
 def connect(args):
     """Load settings, set up transport and logging, yield a Connection; map failures to exit codes."""
+    connection = None
     try:
         settings = load_settings(getattr(args, "env_file", None))
         setup_logging(settings, getattr(args, "debug", False))
         with Connection(settings) as connection:
             yield connection
     except BaseException as error:  # noqa: B902 - every failure leaves through one exit path
-        exit_for(error, getattr(args, "debug", False))
+        exit_for(error, getattr(args, "debug", False), connection)
 
 
 class Connection:
     def __init__(self, settings):
         self.settings = settings
         self.sandbox = None
+        self.endpoint = None     # where EWS requests go, once known (for diagnosing failures)
+        self.credentials_made = []
         self.ca_bundle = settings.get("EWS_CA_BUNDLE")
 
     def __enter__(self):
@@ -181,6 +184,7 @@ class Connection:
         endpoint, server = self._endpoint()
         if endpoint is None and server is None:
             return None
+        self.endpoint = endpoint or f"https://{server}/EWS/Exchange.asmx"
         max_wait = self.settings.integer("EWS_RETRY_MAX_WAIT", 60)
         retry = FaultTolerance(max_wait=max_wait) if max_wait > 0 else FailFast()
         return Configuration(credentials=self.credentials(email, mode), service_endpoint=endpoint, server=server,
@@ -209,6 +213,11 @@ class Connection:
             raise ConfigError(f"EWS_VERSION={value!r} must be a build number such as 15.1.2507.6")
 
     def credentials(self, email, mode):
+        made = self._credentials(email, mode)
+        self.credentials_made.append((mode, made))
+        return made
+
+    def _credentials(self, email, mode):
         from exchangelib import Credentials
         if mode in ("sandbox", "basic", "ntlm") and self.settings.mode == "sandbox":
             users = {u["email"].lower(): u["password"] for u in self._sandbox_users()}
@@ -407,7 +416,7 @@ def configure_tls(ca_bundle, insecure):
 
 SECRET_PATTERNS = [
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer|ntlm|negotiate)\s+[^'\"\s,}]+"), r"\1\2 [redacted]"),
-    (re.compile(r"(?i)((?:client_secret|password|access_token|refresh_token|id_token|code)['\"]?\s*[:=]\s*['\"]?)[^'\"&\s,}]+"),
+    (re.compile(r"(?i)((?:client_secret|password|access_token|refresh_token|id_token|client_info|code)['\"]?\s*[:=]\s*['\"]?)[^'\"&\s,}]+"),
      r"\1[redacted]"),
 ]
 
@@ -438,14 +447,14 @@ def setup_logging(settings, debug):
     logging.basicConfig(level=logging.DEBUG, handlers=[handler], force=True)
 
 
-def exit_for(error, debug):
+def exit_for(error, debug, connection=None):
     """Leave with one line and the exit code the error deserves."""
     if isinstance(error, SystemExit):
         raise error
     if isinstance(error, KeyboardInterrupt):
         print("ews: interrupted", file=sys.stderr)
         sys.exit(130)
-    code, message = classify(error)
+    code, message = classify(error, connection)
     if debug:
         import traceback
         traceback.print_exception(error)
@@ -453,51 +462,88 @@ def exit_for(error, debug):
     sys.exit(code)
 
 
-def classify(error):
+def classify(error, connection=None):
     """(exit code, one line saying what failed and what to try)."""
     if isinstance(error, ConfigError):
         return 2, str(error)
     if isinstance(error, ServerError):
         return 1, str(error)
-    return explain(error)
+    return 1, explain(error, connection)
 
 
-def explain(error):
+def explain(error, connection):
     """Known server and network failures, each with the fix users need."""
     import requests
     from exchangelib import errors
+    from oauthlib.oauth2 import OAuth2Error
     text = str(error)
-    mode = os.environ.get("EWS_AUTH") or "sandbox"
-    host = os.environ.get("EWS_SERVER") or os.environ.get("EWS_SERVICE_ENDPOINT") or ""
     if isinstance(error, errors.UnauthorizedError):
-        if mode in ("basic", "ntlm") and "office365" in host:
-            return 1, ("Exchange Online refused the password: it accepts OAuth only; "
-                       "set EWS_AUTH=oauth-app or msal-device-code (see references/auth.md)")
-        if "invalid_audience" in text or "full_access_as_app" in text or "graph" in text.lower():
-            return 1, ("the token has no Exchange permission: give the app full_access_as_app (app-only) or "
-                       "EWS.AccessAsUser.All (delegated) on 'Office 365 Exchange Online', not Microsoft Graph")
-        return 1, f"the server refused the credentials (EWS_AUTH={mode}): check EWS_USERNAME/EWS_PASSWORD or the app secret"
-    if isinstance(error, (errors.ErrorImpersonateUserDenied,)) or "ExchangeImpersonation" in text:
-        return 1, ("impersonation refused: app-only tokens must name the mailbox (EWS_EMAIL, access type "
-                   "impersonation) and the app needs full_access_as_app with admin consent")
+        return _explain_refused_sign_in(connection)
+    if isinstance(error, OAuth2Error):
+        return f"the sign-in authority refused: {error.error}: {(error.description or '').splitlines()[0][:200]}"
+    if isinstance(error, (errors.ErrorInvalidExchangeImpersonationHeaderData, errors.ErrorImpersonateUserDenied)):
+        return ("impersonation refused: app-only tokens act only by impersonating a mailbox; keep "
+                "EWS_ACCESS_TYPE=impersonation (the oauth-app default), name it in EWS_EMAIL, and give the app "
+                "full_access_as_app with admin consent")
     if isinstance(error, errors.AutoDiscoverFailed):
-        return 1, f"autodiscover found no EWS endpoint ({text}); set EWS_SERVER or EWS_SERVICE_ENDPOINT"
+        return f"autodiscover found no EWS endpoint ({text[:150]}); set EWS_SERVER or EWS_SERVICE_ENDPOINT"
     if isinstance(error, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
-        return 1, ("the server's TLS certificate is not trusted; set EWS_CA_BUNDLE to your CA's PEM file "
-                   "(EWS_INSECURE_TLS=true only for a throwaway test)")
+        return ("the server's TLS certificate is not trusted; set EWS_CA_BUNDLE to your CA's PEM file "
+                "(EWS_INSECURE_TLS=true only for a throwaway test)")
     if "403" in text and isinstance(error, errors.TransportError):
-        return 1, ("HTTP 403: EWS is blocked for this organisation or app. Exchange Online: the tenant needs "
-                   "EwsEnabled=true and, if EwsAllowedAppIDs is set, your app id in it (EWS ends there on "
-                   "1 April 2027); on-premises: check EwsEnabled and the EwsApplicationAccessPolicy allow list")
+        return ("HTTP 403: EWS is blocked for this organisation or app. Exchange Online: the tenant needs "
+                "EwsEnabled=true and, if EwsAllowedAppIDs is set, your app id in it (EWS ends there on 1 April "
+                "2027); on-premises: check EwsEnabled and the EwsApplicationAccessPolicy allow list")
     if isinstance(error, (errors.ErrorAccessDenied, errors.ErrorNonExistentMailbox)):
-        return 1, f"{error.__class__.__name__}: {text} (the signed-in user has no access to that mailbox)"
+        return f"{error.__class__.__name__}: {text} (the signed-in user has no access to that mailbox)"
     if isinstance(error, (errors.RateLimitError, errors.ErrorServerBusy)):
-        return 1, f"the server is throttling ({text}); raise EWS_RETRY_MAX_WAIT or send smaller batches"
+        return f"the server is throttling ({text[:150]}); raise EWS_RETRY_MAX_WAIT or send smaller batches"
     if isinstance(error, (requests.exceptions.ConnectionError, errors.ErrorTimeoutExpired)):
-        return 1, f"could not reach the server ({text.splitlines()[0][:200]}); check the address, proxy (HTTPS_PROXY) and network"
+        return f"could not reach the server ({text.splitlines()[0][:150]}); check the address, HTTPS_PROXY and network"
     if isinstance(error, errors.EWSError):
-        return 1, f"{error.__class__.__name__}: {text}"
+        return f"{error.__class__.__name__}: {text[:300]}"
     raise error  # a bug, not an expected failure: keep the traceback
+
+
+def _explain_refused_sign_in(connection):
+    """A 401: tell a wrong password from a server that takes no passwords, and a token
+    without Exchange permissions (an app registered with Graph's) from a bad secret."""
+    mode, credentials = connection.credentials_made[-1] if connection and connection.credentials_made else ("?", None)
+    if mode in ("basic", "ntlm", "sandbox") and not _offers_passwords(connection):
+        return ("the server accepts OAuth only, as Exchange Online does (it refuses Basic and NTLM): set EWS_AUTH to "
+                "oauth-app, msal-interactive or msal-device-code (see references/auth.md)")
+    claims = _token_claims(credentials)
+    if claims is not None:
+        granted = set(claims.get("roles", [])) | set((claims.get("scp") or "").split())
+        if not granted & {"full_access_as_app", "EWS.AccessAsUser.All"} or "outlook" not in str(claims.get("aud")):
+            return ("the token carries no Exchange permission: in the app registration add full_access_as_app "
+                    "(app-only, with admin consent) or EWS.AccessAsUser.All (delegated) from 'Office 365 Exchange "
+                    "Online', not from Microsoft Graph")
+    return f"the server refused the credentials (EWS_AUTH={mode}): check the user name and password or the app's secret"
+
+
+def _offers_passwords(connection):
+    """Ask the endpoint which schemes it offers, as exchangelib does: an unauthenticated POST."""
+    import requests
+    if connection is None or connection.endpoint is None:
+        return True
+    try:
+        answer = requests.post(connection.endpoint, data=b"", timeout=10, verify=connection.ca_bundle or True)
+    except requests.RequestException:
+        return True
+    offered = answer.headers.get("WWW-Authenticate", "").lower()
+    return answer.status_code != 401 or "basic" in offered or "ntlm" in offered or "negotiate" in offered
+
+
+def _token_claims(credentials):
+    """The claims of the access token the credentials hold (read, not verified)."""
+    import base64
+    token = getattr(credentials, "access_token", None) or {}
+    try:
+        payload = token["access_token"].split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def connection_summary(account, auth):

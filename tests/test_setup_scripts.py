@@ -1,0 +1,237 @@
+"""The setup scripts as a user runs them, each sign-in mode against the sandbox as if it
+were a real tenant (its EWS URL, its CA, its OAuth authority), plus misconfigurations,
+common failures and what --debug may print."""
+import base64
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ALICE, PASSWORD
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+SETUP = {"basic": "setup_basic_auth.py", "ntlm": "setup_basic_auth.py",
+         "oauth-app": "setup_oauth_client_credentials.py", "oauth-delegated": "setup_oauth_delegated_msal.py",
+         "msal-device-code": "setup_oauth_delegated_msal.py", "msal-interactive": "setup_oauth_delegated_msal.py"}
+
+# Stands in for a web browser: signs in on the authority's page, then posts the answer
+# to msal's listener on localhost, in the background as a browser would.
+FAKE_BROWSER = r'''
+import os, re, subprocess, sys
+if len(sys.argv) == 2:
+    subprocess.Popen([sys.executable, __file__, sys.argv[1], "now"], start_new_session=True)
+    sys.exit(0)
+import requests
+session = requests.Session()
+session.verify, session.trust_env = os.environ["FAKE_BROWSER_CA"], False
+session.get(sys.argv[1])
+page = session.post(sys.argv[1], data={"login": os.environ["EWS_EMAIL"], "passwd": "demo-password"}).text
+action = re.search(r'action="([^"]+)"', page).group(1).replace("&amp;", "&")
+session.post(action, data=dict(re.findall(r'name="(\w+)" value="([^"]*)"', page)))
+'''
+
+
+@pytest.fixture
+def apps(sandbox):
+    return {app["kind"]: app for app in sandbox.apps}
+
+
+@pytest.fixture
+def real_env(sandbox, apps, tmp_path):
+    """Settings that treat the sandbox as a real server: mode -> environment."""
+    base = {key: value for key, value in os.environ.items() if not key.startswith("EWS_")}
+    base.update(HOME=str(tmp_path), EWS_SERVICE_ENDPOINT=sandbox.ews_url, EWS_CA_BUNDLE=sandbox.ca_bundle,
+                EWS_EMAIL=ALICE, EWS_RETRY_MAX_WAIT="0", EWS_TOKEN_CACHE=str(tmp_path / "tokens.json"))
+    oauth = {"EWS_AUTHORITY_HOST": sandbox.authority_url, "EWS_TENANT_ID": sandbox.tenant_id}
+    public = {**oauth, "EWS_CLIENT_ID": apps["public"]["client_id"]}
+    browser = tmp_path / "browser.py"
+    browser.write_text(FAKE_BROWSER)
+    modes = {
+        "basic": {"EWS_USERNAME": ALICE, "EWS_PASSWORD": PASSWORD},
+        "ntlm": {"EWS_USERNAME": "SANDBOX\\alice", "EWS_PASSWORD": PASSWORD},
+        "oauth-app": {**oauth, "EWS_CLIENT_ID": apps["confidential"]["client_id"],
+                      "EWS_CLIENT_SECRET": apps["confidential"]["client_secret"]},
+        "oauth-delegated": {**public, "EWS_USERNAME": ALICE, "EWS_PASSWORD": PASSWORD},
+        "msal-device-code": public,
+        "msal-interactive": {**public, "BROWSER": f"{sys.executable} {browser} %s",
+                             "FAKE_BROWSER_CA": sandbox.ca_bundle},
+    }
+    return lambda mode, **extra: {**base, "EWS_AUTH": mode, **modes.get(mode, {}), **extra}
+
+
+def run(script, env, *args, timeout=60):
+    return subprocess.run([sys.executable, str(SCRIPTS / script), *args], env=env, cwd=env["HOME"],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_device_code(env, admin, *args):
+    """The device code flow: the test reads the code from stderr and approves it as the user."""
+    process = subprocess.Popen([sys.executable, str(SCRIPTS / SETUP["msal-device-code"]), *args], env=env,
+                               cwd=env["HOME"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        code = re.search(r"enter the code (\w+)", line)
+        if code:
+            admin.call("POST", "device-codes/approve", {"user_code": code.group(1), "email": env["EWS_EMAIL"]})
+            break
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, "".join(seen) + stderr)
+
+
+def sign_in(mode, real_env, admin, *args, **extra):
+    env = real_env(mode, **extra)
+    if mode == "msal-device-code":
+        return run_device_code(env, admin, "--json", *args)
+    return run(SETUP[mode], env, "--json", *args)
+
+
+@pytest.mark.parametrize("mode", list(SETUP))
+def test_every_mode_signs_in_and_reads_the_inbox(mode, real_env, clean, admin):
+    result = sign_in(mode, real_env, admin)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["acting_as"] == ALICE and summary["auth"] == mode
+    assert summary["inbox"] == {"total": 0, "unread": 0}
+    assert summary["access_type"] == ("impersonation" if mode == "oauth-app" else "delegate")
+    operations = {entry["operation"] for entry in admin.requests()}
+    expected = {"msal-device-code": "token:device_code", "msal-interactive": "token:authorization_code",
+                "oauth-app": "token:client_credentials", "oauth-delegated": "token:password"}.get(mode)
+    assert expected is None or expected in operations
+
+
+@pytest.mark.parametrize("script, flag", [("setup_basic_auth.py", ["--auth", "ntlm"]),
+                                          ("setup_oauth_client_credentials.py", []),
+                                          ("setup_oauth_delegated_msal.py", ["--flow", "interactive"]),
+                                          ("setup_oauth_delegated_msal.py", ["--flow", "device-code"]),
+                                          ("setup_oauth_delegated_msal.py", ["--flow", "password"])])
+def test_without_settings_each_script_demonstrates_its_mode_on_the_embedded_sandbox(script, flag, tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("EWS_")}
+    env.update(HOME=str(tmp_path), EWS_SANDBOX_DB=str(tmp_path / "state.db"))
+    result = run(script, env, "--json", *flag)
+    assert result.returncode == 0, result.stderr
+    assert "using the local EWS sandbox" in result.stderr
+    assert json.loads(result.stdout)["inbox"]["total"] > 0  # the demo tenant
+
+
+def test_a_second_msal_run_is_silent_and_refreshes_an_expired_token(real_env, clean, admin, tmp_path):
+    clean.add_fault({"kind": "token-expiry", "lifetime": 1, "operations": ["token:device_code"]})
+    first = sign_in("msal-device-code", real_env, admin)
+    assert first.returncode == 0, first.stderr
+    cache = tmp_path / "tokens.json"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    time.sleep(1.5)  # the first access token has expired by now
+    clean.clear_requests()
+    second = run(SETUP["msal-device-code"], real_env("msal-device-code"), "--json")
+    assert second.returncode == 0, second.stderr
+    assert "enter the code" not in second.stderr
+    sign_ins = [e["operation"] for e in admin.requests() if e["operation"].startswith(("token:", "devicecode"))]
+    assert sign_ins == ["token:refresh_token"]
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+
+
+MISCONFIGURATIONS = [
+    ({"EWS_AUTH": "kerberos"}, "EWS_AUTH='kerberos' is not a mode; choose one of sandbox, basic, ntlm, oauth-app, "
+                               "oauth-delegated, msal-interactive, msal-device-code"),
+    ({"EWS_AUTH": "basic", "EWS_PASSWORD": None},
+     "EWS_PASSWORD is not set; set the password of EWS_USERNAME (EWS_AUTH=basic, see .env.template)"),
+    ({"EWS_AUTH": "basic", "EWS_EMAIL": None},
+     "EWS_EMAIL is not set; set it to the mailbox to open (EWS_AUTH=basic, see .env.template)"),
+    ({"EWS_AUTH": "basic", "EWS_SERVER": "mail.example.com"}, "set EWS_SERVER or EWS_SERVICE_ENDPOINT, not both"),
+    ({"EWS_AUTH": "basic", "EWS_RETRY_MAX_WAIT": "soon"}, "EWS_RETRY_MAX_WAIT='soon' must be a whole number"),
+    ({"EWS_AUTH": "basic", "EWS_MAX_CONNECTIONS": "many"}, "EWS_MAX_CONNECTIONS='many' must be a whole number"),
+    ({"EWS_AUTH": "basic", "EWS_VERSION": "2016"},
+     "EWS_VERSION='2016' must be a build number such as 15.1.2507.6"),
+    ({"EWS_AUTH": "basic", "EWS_ACCESS_TYPE": "owner"},
+     "EWS_ACCESS_TYPE='owner' must be delegate or impersonation"),
+    ({"EWS_AUTH": "basic", "EWS_TIMEZONE": "Mars/Olympus"},
+     "EWS_TIMEZONE='Mars/Olympus' is not an IANA time zone such as Europe/Paris"),
+    ({"EWS_AUTH": "basic", "EWS_CA_BUNDLE": "/nowhere/ca.pem"}, "EWS_CA_BUNDLE=/nowhere/ca.pem: no such file"),
+    ({"EWS_AUTH": "basic", "EWS_INSECURE_TLS": "maybe"}, "EWS_INSECURE_TLS='maybe' must be true or false"),
+    ({"EWS_AUTH": "oauth-app", "EWS_TENANT_ID": None},
+     "EWS_TENANT_ID is not set; set the directory (tenant) id of your Entra ID (EWS_AUTH=oauth-app, "
+     "see .env.template)"),
+    ({"EWS_AUTH": "oauth-app", "EWS_CLIENT_ID": None},
+     "EWS_CLIENT_ID is not set; set the application (client) id of the app registration (EWS_AUTH=oauth-app, "
+     "see .env.template)"),
+    ({"EWS_AUTH": "oauth-app", "EWS_CLIENT_SECRET": None},
+     "EWS_CLIENT_SECRET is not set; app-only sign-in needs the app's client secret (EWS_AUTH=oauth-app, "
+     "see .env.template)"),
+    ({"EWS_AUTH": "oauth-app", "SCRIPT": "setup_basic_auth.py"},
+     "EWS_AUTH=oauth-app is not a password mode; run setup_oauth_client_credentials.py instead"),
+    ({"EWS_AUTH": "basic", "SCRIPT": "setup_oauth_client_credentials.py"},
+     "EWS_AUTH=basic is not app-only; run setup_basic_auth.py instead"),
+    ({"EWS_AUTH": "basic", "ARGS": ["--env-file", "/nowhere/.env"]}, "--env-file /nowhere/.env: no such file"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", MISCONFIGURATIONS, ids=[m[1][:40] for m in MISCONFIGURATIONS])
+def test_a_misconfiguration_is_one_line_and_exit_2(overrides, message, real_env):
+    overrides = dict(overrides)
+    script = overrides.pop("SCRIPT", None) or SETUP.get(overrides["EWS_AUTH"], "setup_basic_auth.py")
+    args = overrides.pop("ARGS", [])
+    env = real_env(overrides["EWS_AUTH"])
+    env.update({key: value for key, value in overrides.items() if value is not None})
+    for key in [key for key, value in overrides.items() if value is None]:
+        env.pop(key)
+    result = run(script, env, *args)
+    assert (result.returncode, result.stderr, result.stdout) == (2, f"ews: {message}\n", "")
+
+
+FAILURES = [
+    ("oauth-only", "basic", {}, "the server accepts OAuth only, as Exchange Online does"),
+    ("graph-app", "oauth-app", {}, "the token carries no Exchange permission"),
+    ("autodiscover", "basic", {"EWS_SERVICE_ENDPOINT": None}, "autodiscover found no EWS endpoint"),
+    ("untrusted-ca", "basic", {"EWS_CA_BUNDLE": None}, "the server's TLS certificate is not trusted; set EWS_CA_BUNDLE"),
+    ("ews-disabled", "oauth-app", {}, "HTTP 403: EWS is blocked for this organisation or app. Exchange Online: "
+                                      "the tenant needs EwsEnabled=true"),
+    ("wrong-password", "basic", {"EWS_PASSWORD": "wrong"}, "the server refused the credentials (EWS_AUTH=basic)"),
+    ("wrong-secret", "oauth-app", {"EWS_CLIENT_SECRET": "wrong"}, "the sign-in authority refused: invalid_client"),
+]
+
+
+@pytest.mark.parametrize("case, mode, overrides, message", FAILURES, ids=[f[0] for f in FAILURES])
+def test_common_failures_say_what_to_fix(case, mode, overrides, message, real_env, apps, clean):
+    if case in ("oauth-only", "ews-disabled"):
+        clean.add_fault(case)
+    if case == "graph-app":
+        overrides = {"EWS_CLIENT_ID": apps["graph-only"]["client_id"],
+                     "EWS_CLIENT_SECRET": apps["graph-only"]["client_secret"]}
+    env = real_env(mode)
+    env.update({key: value for key, value in overrides.items() if value is not None})
+    for key in [key for key, value in overrides.items() if value is None]:
+        env.pop(key)
+    result = run(SETUP[mode], env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"ews: {message}") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("mode", list(SETUP))
+def test_debug_output_holds_no_secret(mode, real_env, apps, admin, clean):
+    result = sign_in(mode, real_env, admin, "--debug")
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert "exchangelib" in output  # the wire log is there...
+    basic = base64.b64encode(f"{ALICE}:{PASSWORD}".encode()).decode()
+    for secret in (PASSWORD, apps["confidential"]["client_secret"], basic, "eyJ"):
+        assert secret not in output, f"{secret[:6]}... leaked"
+    assert not re.search(r"(?i)authorization['\"]?\s*[:=]\s*['\"]?(basic|bearer|ntlm|negotiate) (?!\[redacted\])", output)
+    assert not re.search(r"(?i)(access|refresh|id)_token['\"]?\s*[:=]\s*['\"]?(?!\[redacted\])[\w.-]{8}", output)
+
+
+def test_a_missing_impersonation_header_is_explained():
+    """The helper always impersonates for oauth-app; code written without an Identity meets this."""
+    sys.path.insert(0, str(SCRIPTS))
+    import ews_config
+    from exchangelib.errors import ErrorInvalidExchangeImpersonationHeaderData
+    error = ErrorInvalidExchangeImpersonationHeaderData(
+        "ExchangeImpersonation SOAP header must be present for this type of OAuth token.")
+    code, message = ews_config.classify(error)
+    assert code == 1 and message.startswith("impersonation refused: app-only tokens act only by impersonating")
