@@ -4,6 +4,11 @@ against a freshly seeded sandbox.
 The blocks of one file run in order in one namespace, after this preamble:
     account   exchangelib Account of alice@contoso.example (the demo tenant), delegate access
     bob       Account of bob@contoso.example
+    demo      the sandbox seen as a tenant: ews_url, ca_bundle, authority, tenant_id,
+              app_id and app_secret (app-only), public_app_id (delegated), password,
+              admin_token (the sandbox's admin API, for the steps a person would take)
+Blocks that sign in themselves use `demo` where real code has its own values; the
+sandbox's CA is already trusted (exchangelib's adapter class is set).
 A block preceded by `<!-- no-run: reason -->` is shown, not run (a browser sign-in, a
 real tenant); such blocks are counted and stay rare.
 """
@@ -12,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALICE, BOB
+from conftest import ALICE, BOB, PASSWORD
 
 BUNDLE = Path(__file__).resolve().parent.parent
 DOCS = [BUNDLE / "SKILL.md", *sorted((BUNDLE / "references").glob("*.md"))]
@@ -30,9 +35,11 @@ def python_blocks(path):
 
 
 @pytest.mark.parametrize("path", [p for p in DOCS if p.exists()], ids=lambda p: p.relative_to(BUNDLE).as_posix())
-def test_doc_blocks_run(path, clean, connect):
+def test_doc_blocks_run(path, clean, connect, sandbox):
     clean.reset("demo")
-    namespace = {"__name__": f"doc:{path.name}", "account": connect(ALICE), "bob": connect(BOB)}
+    Path("/tmp/ews-doc-cache.json").unlink(missing_ok=True)  # auth.md's token cache starts empty
+    namespace = {"__name__": f"doc:{path.name}", "account": connect(ALICE), "bob": connect(BOB),
+                 "demo": demo_tenant(sandbox)}
     for line, code, reason in python_blocks(path):
         if reason is not None:
             assert reason, f"{path.name}:{line}: a no-run marker must give its reason"
@@ -43,6 +50,14 @@ def test_doc_blocks_run(path, clean, connect):
         except Exception as error:
             pytest.fail(f"{path.relative_to(BUNDLE)}, block at line {line}: {error.__class__.__name__}: {error}")
         COUNTS["ran"] += 1
+
+
+def demo_tenant(sandbox):
+    apps = {app["kind"]: app for app in sandbox.apps}
+    return {"ews_url": sandbox.ews_url, "ca_bundle": sandbox.ca_bundle, "authority": sandbox.authority_url,
+            "tenant_id": sandbox.tenant_id, "app_id": apps["confidential"]["client_id"],
+            "app_secret": apps["confidential"]["client_secret"], "public_app_id": apps["public"]["client_id"],
+            "password": PASSWORD, "admin_token": sandbox.admin_token}
 
 
 def test_docs_exist_and_have_blocks():
