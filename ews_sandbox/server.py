@@ -12,7 +12,7 @@ import traceback
 from cheroot import wsgi
 
 from . import admin
-from .auth import CHALLENGES, AuthFailed
+from .auth import AuthFailed
 from .model import directory
 from .ops.context import Context
 from .wire import soap
@@ -71,7 +71,7 @@ class Application:
     # ---- EWS ----
     def _ews(self, environ, start_response):
         started = time.perf_counter()
-        body = _read_body(environ)
+        body = read_body(environ)
         log_entry = {"operation": None, "mailbox": None, "user": None}
 
         def finish(status, headers, payload):
@@ -213,7 +213,7 @@ class StreamedAnswer:
             conn.execute("COMMIT")
 
 
-def _read_body(environ):
+def read_body(environ):
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:

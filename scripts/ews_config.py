@@ -546,6 +546,15 @@ def _token_claims(credentials):
         return None
 
 
+def report_sign_in(account, auth, as_json):
+    """What every setup script prints: the summary, as text or as one JSON object."""
+    summary = connection_summary(account, auth)
+    if as_json:
+        print_json(summary)
+    else:
+        print(describe(summary))
+
+
 def connection_summary(account, auth):
     """What the setup scripts report: who, which server, and the inbox totals."""
     inbox = account.inbox

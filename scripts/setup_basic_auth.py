@@ -26,12 +26,7 @@ def main(argv=None):
             raise ews_config.ConfigError(f"EWS_AUTH={ews.settings.mode} is not a password mode; "
                                          f"run {ews_config.SETUP_SCRIPT[ews.settings.mode]} instead")
         scheme = args.auth if ews.settings.mode == "sandbox" else ews.settings.mode
-        account = ews.account(auth_type=scheme or "basic")
-        summary = ews_config.connection_summary(account, scheme or "basic")
-        if args.json:
-            ews_config.print_json(summary)
-        else:
-            print(ews_config.describe(summary))
+        ews_config.report_sign_in(ews.account(auth_type=scheme or "basic"), scheme or "basic", args.json)
     return 0
 
 

@@ -23,11 +23,7 @@ def main(argv=None):
         if ews.settings.mode not in ("sandbox", MODE):
             raise ews_config.ConfigError(f"EWS_AUTH={ews.settings.mode} is not app-only; "
                                          f"run {ews_config.SETUP_SCRIPT[ews.settings.mode]} instead")
-        summary = ews_config.connection_summary(ews.account(auth_type=MODE), MODE)
-        if args.json:
-            ews_config.print_json(summary)
-        else:
-            print(ews_config.describe(summary))
+        ews_config.report_sign_in(ews.account(auth_type=MODE), MODE, args.json)
     return 0
 
 

@@ -32,11 +32,7 @@ def main(argv=None):
         elif mode not in FLOWS.values():
             raise ews_config.ConfigError(f"EWS_AUTH={mode} is not a delegated OAuth mode; "
                                          f"run {ews_config.SETUP_SCRIPT.get(mode, 'setup_basic_auth.py')} instead")
-        summary = ews_config.connection_summary(ews.account(auth_type=mode), mode)
-        if args.json:
-            ews_config.print_json(summary)
-        else:
-            print(ews_config.describe(summary))
+        ews_config.report_sign_in(ews.account(auth_type=mode), mode, args.json)
     return 0
 
 

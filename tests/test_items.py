@@ -1,10 +1,9 @@
 """Messages and generic items through exchangelib: create, send and deliver, reply and
 forward, read in every shape, update with change keys, delete, move, copy, archive."""
 import pytest
-from exchangelib import HTMLBody, Mailbox, Message
+from exchangelib import HTMLBody, Message
 from exchangelib.errors import ErrorInvalidIdMalformed, ErrorIrresolvableConflict, ErrorItemNotFound
 from exchangelib.extended_properties import ExtendedProperty
-from exchangelib.items import SEND_ONLY_TO_ALL
 
 from conftest import ALICE, BOB, CAROL, DAVE
 

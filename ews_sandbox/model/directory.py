@@ -79,6 +79,6 @@ def mailbox_for_address(conn, actor_id, email):
     """The mailbox an address names, checked for the actor's access."""
     row = user_by_email(conn, email)
     if row is None:
-        raise EWSError("ErrorNonExistentMailbox", f"The SMTP address has no mailbox associated with it.")
+        raise EWSError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
     check_access(conn, actor_id, row["id"])
     return row["id"]

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 from . import metadata, signin, token_endpoint
 from .errors import OAuthError, unknown_tenant
+from ..server import read_body
 from .web import Answer, Call
 
 ROUTES = {  # (method, path after the tenant) -> (operation name, handler)
@@ -27,7 +28,7 @@ class AuthorityApp:
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
-        body = _read_body(environ)
+        body = read_body(environ)
         route = self._route(environ)
         if route is None:
             return _send(start_response, Answer("404 Not Found", b"Not found.\n", "text/plain"))
@@ -67,14 +68,6 @@ def _fields(text):
 
 def _is_form(environ):
     return environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
-
-
-def _read_body(environ):
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return environ["wsgi.input"].read(length) if length else b""
 
 
 def _send(start_response, answer):

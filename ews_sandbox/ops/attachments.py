@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ..model import attachments, ids, items
-from ..model.properties import SERVER_SET, bool_text, child, parse_bool, parse_item, utc_text
+from ..model.properties import SERVER_SET, child, parse_bool, parse_item, utc_text
 from ..wire import mime
 from ..wire.errors import EWSError
-from ..wire.item_shape import ItemRenderer, ItemShape
+from ..wire.item_shape import ItemRenderer, ItemShape, render_attachment_summary
 from ..wire.ns import T, local, m, sub, t
 from ..wire.soap import respond_each
 
@@ -157,18 +157,8 @@ def attachment_shape(element):
 
 
 def render_attachment(ctx, container, item_row, attachment, shape):
-    node = sub(container, t(attachment["kind"]))
-    sub(node, t("AttachmentId"), Id=attachment_id_text(item_row, attachment["id"]))
-    sub(node, t("Name"), attachment["name"] or "")
-    if attachment["content_type"]:
-        sub(node, t("ContentType"), attachment["content_type"])
-    if attachment["content_id"]:
-        sub(node, t("ContentId"), attachment["content_id"])
-    sub(node, t("Size"), str(attachment["size"]))
-    sub(node, t("LastModifiedTime"), attachment["modified"])
-    sub(node, t("IsInline"), bool_text(attachment["is_inline"]))
+    node = render_attachment_summary(container, item_row, attachment, with_root=False)
     if attachment["kind"] == "FileAttachment":
-        sub(node, t("IsContactPhoto"), "false")
         _append_content(ctx, node, attachment)
     else:
         xml = attachments.content(ctx.conn, attachment["id"])

@@ -4,7 +4,7 @@ The sandbox has one id format, so EwsId, EwsLegacyId and HexEntryId requests get
 same id back in the asked format's element; OwaId and StoreId are not offered.
 """
 from ..wire.errors import EWSError
-from ..wire.ns import local, m, sub, t
+from ..wire.ns import local, m, sub
 from ..wire.soap import respond_each
 
 FORMATS = ("EwsId", "EwsLegacyId", "HexEntryId", "EntryId")
@@ -18,7 +18,7 @@ def convert_id(ctx, body):
         if local(source) != "AlternateId":
             raise EWSError("ErrorInvalidRequest", "The sandbox converts AlternateId elements only.")
         if destination not in FORMATS or source.get("Format") not in FORMATS:
-            raise EWSError("ErrorInvalidIdMalformed", f"The sandbox does not convert to or from that format.")
+            raise EWSError("ErrorInvalidIdMalformed", "The sandbox does not convert to or from that format.")
         if not (source.get("Id") or "").strip():
             raise EWSError("ErrorInvalidIdMalformed")
         sub(message, m("AlternateId"), Format=destination, Id=source.get("Id"), Mailbox=source.get("Mailbox"))

@@ -1,13 +1,13 @@
 """GetFolder, FindFolder, CreateFolder, UpdateFolder, DeleteFolder, EmptyFolder, MoveFolder."""
 from lxml import etree
 
-from ..model import folders, ids, items
-from ..model.properties import bool_text, extended_key, find_extended, serialize
+from ..model import folders
+from ..model.properties import extended_key, find_extended, serialize
 from ..wire.errors import EWSError
 from ..wire.ns import T, local, m, sub, t
 from ..wire.paths import first_path, is_path, parse_path
 from ..wire.schema_order import CHILD_ORDER
-from ..wire.soap import respond_each, response_element, response_message
+from ..wire.soap import respond_each
 from ..query import restrictions
 from ..query.paging import page_bounds, paging_attributes
 

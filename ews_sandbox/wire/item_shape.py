@@ -215,10 +215,12 @@ class ItemRenderer:
         return _body_element("Body", wanted, text)
 
 
-def render_attachment_summary(container, item_row, attachment):
+def render_attachment_summary(container, item_row, attachment, with_root=True):
+    """An attachment's properties without its content; `with_root` adds the parent item's
+    id and change key to the AttachmentId, as listings inside an item carry them."""
     node = sub(container, t(attachment["kind"]))
-    sub(node, t("AttachmentId"), Id=ids.encode(ids.ATTACHMENT, item_row["mailbox_id"], attachment["id"]),
-        RootItemId=item_id_text(item_row), RootItemChangeKey=item_row["change_key"])
+    root = {"RootItemId": item_id_text(item_row), "RootItemChangeKey": item_row["change_key"]} if with_root else {}
+    sub(node, t("AttachmentId"), Id=ids.encode(ids.ATTACHMENT, item_row["mailbox_id"], attachment["id"]), **root)
     sub(node, t("Name"), attachment["name"] or "")
     if attachment["content_type"]:
         sub(node, t("ContentType"), attachment["content_type"])
