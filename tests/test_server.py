@@ -218,3 +218,10 @@ def test_every_response_code_the_sandbox_uses_is_in_the_schema():
     for source in Path(ROOT, "ews_sandbox").rglob("*.py"):
         used |= set(re.findall(r'"(Error[A-Z]\w+)"', source.read_text()))
     assert used and used <= allowed, sorted(used - allowed)
+
+
+def test_a_malformed_request_is_a_schema_validation_fault(sandbox):
+    for body in (b"<not xml", b"<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body/></s:Envelope>"):
+        answer = requests.post(sandbox.ews_url, data=body, auth=(ALICE, PASSWORD), verify=sandbox.ca_bundle)
+        assert answer.status_code == 500
+        assert b"<faultcode" in answer.content and b"ErrorSchemaValidation" in answer.content
