@@ -205,6 +205,10 @@ class Connection:
     def _version(self):
         from exchangelib import Build, Version
         value = self.settings.get("EWS_VERSION")
+        if value is None and self.sandbox is not None:  # known already: skip exchangelib's version probe
+            from ews_sandbox.wire.soap import SERVER_VERSION
+            value = ".".join(SERVER_VERSION[k] for k in ("MajorVersion", "MinorVersion", "MajorBuildNumber",
+                                                         "MinorBuildNumber"))
         if value is None:
             return None
         try:
