@@ -154,6 +154,10 @@ class Sandbox:
         ApplicationImpersonation role)."""
         if caller["kind"] == "app":
             return self.authority.acting_as(conn, address)
+        if address is not None and "token" in caller.keys():  # Exchange Online refuses it, even for oneself
+            raise SOAPFault("ErrorInvalidExchangeImpersonationHeaderData",
+                            "ExchangeImpersonation SOAP header must not exist for this type of OAuth token.",
+                            fault_code="a:ErrorInvalidExchangeImpersonationHeaderData")
         if address is None or address.casefold() == caller["email"].casefold():
             return caller, caller["id"]
         raise SOAPFault("ErrorImpersonateUserDenied",

@@ -180,16 +180,15 @@ class Connection:
 
     def configuration(self, email, mode):
         """A Configuration for the endpoint, or None when autodiscover must find it."""
-        from exchangelib import BASIC, NTLM, Configuration, FailFast, FaultTolerance
+        from exchangelib import BASIC, NTLM, Configuration
         endpoint, server = self._endpoint()
         if endpoint is None and server is None:
             return None
         self.endpoint = endpoint or f"https://{server}/EWS/Exchange.asmx"
-        max_wait = self.settings.integer("EWS_RETRY_MAX_WAIT", 60)
-        retry = FaultTolerance(max_wait=max_wait) if max_wait > 0 else FailFast()
         return Configuration(credentials=self.credentials(email, mode), service_endpoint=endpoint, server=server,
                              auth_type={"basic": BASIC, "ntlm": NTLM, "sandbox": BASIC}.get(mode),
-                             version=self._version(), retry_policy=retry,
+                             version=self._version(),
+                             retry_policy=retry_policy(self.settings.integer("EWS_RETRY_MAX_WAIT", 60)),
                              max_connections=self.settings.integer("EWS_MAX_CONNECTIONS", 0) or None)
 
     def _endpoint(self):
@@ -293,6 +292,24 @@ class Connection:
             session.verify, session.trust_env = self.ca_bundle, False
             session.proxies = requests.utils.get_environ_proxies(self.authority_host)
         return session
+
+
+def retry_policy(max_wait):
+    """FailFast for 0; else FaultTolerance, except that an HTTP 401 stops at once: FaultTolerance
+    retries a 401 as if it were throttling, so a wrong password would end a minute later as
+    'throttled'."""
+    from exchangelib import FailFast, FaultTolerance
+    from exchangelib.errors import UnauthorizedError
+    if max_wait <= 0:
+        return FailFast()
+
+    class RetryUnlessRefused(FaultTolerance):
+        def raise_response_errors(self, response):
+            if response.status_code == 401:
+                raise UnauthorizedError(f"Invalid credentials for {response.url}")
+            return super().raise_response_errors(response)
+
+    return RetryUnlessRefused(max_wait=max_wait)
 
 
 # ---- OAuth: app-only, password grant, msal sign-ins ------------------------------------
@@ -496,8 +513,8 @@ def explain(error, connection):
                 "(EWS_INSECURE_TLS=true only for a throwaway test)")
     if "403" in text and isinstance(error, errors.TransportError):
         return ("HTTP 403: EWS is blocked for this organisation or app. Exchange Online: the tenant needs "
-                "EwsEnabled=true and, if EwsAllowedAppIDs is set, your app id in it (EWS ends there on 1 April "
-                "2027); on-premises: check EwsEnabled and the EwsApplicationAccessPolicy allow list")
+                "EwsEnabled=true and your app id in EwsAllowedAppIDs (EWS ends there on 1 April 2027); "
+                "on-premises: check EwsEnabled and the EwsApplicationAccessPolicy allow list")
     if isinstance(error, (errors.ErrorAccessDenied, errors.ErrorNonExistentMailbox)):
         return f"{error.__class__.__name__}: {text} (the signed-in user has no access to that mailbox)"
     if isinstance(error, (errors.RateLimitError, errors.ErrorServerBusy)):

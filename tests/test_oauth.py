@@ -537,3 +537,13 @@ def test_without_tls_there_is_no_authority(tmp_path):
         refused = requests.post(plain.ews_url, data=b"<x/>", headers={"Authorization": "Bearer abc"})
         assert refused.status_code == 401
         assert not any(value.startswith("Bearer") for value in refused.headers["WWW-Authenticate"].split(", "))
+
+
+def test_a_delegated_token_may_not_carry_an_impersonation_header(clean, account, sandbox, apps):
+    """exchangelib adds the header when access_type is IMPERSONATION, its default for an Account
+    built from a config alone; Exchange Online refuses that for delegated tokens."""
+    app = apps["public"]
+    credentials = at_sandbox(OAuth2LegacyCredentials, sandbox)(
+        username=BOB, password=PASSWORD, client_id=app["client_id"], client_secret=None, tenant_id=app["tenant_id"])
+    with pytest.raises(ErrorInvalidExchangeImpersonationHeaderData, match="must not exist"):
+        account(credentials, BOB, IMPERSONATION).inbox

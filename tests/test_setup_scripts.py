@@ -235,3 +235,10 @@ def test_a_missing_impersonation_header_is_explained():
         "ExchangeImpersonation SOAP header must be present for this type of OAuth token.")
     code, message = ews_config.classify(error)
     assert code == 1 and message.startswith("impersonation refused: app-only tokens act only by impersonating")
+
+
+def test_a_refused_password_is_not_retried_as_throttling(real_env):
+    """FaultTolerance would retry a 401 for a minute and call it throttling; the helper stops."""
+    env = real_env("basic", EWS_PASSWORD="wrong", EWS_RETRY_MAX_WAIT="60")
+    result = run(SETUP["basic"], env, timeout=20)
+    assert result.returncode == 1 and "the server refused the credentials" in result.stderr

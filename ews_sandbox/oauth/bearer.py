@@ -72,7 +72,7 @@ def _user(conn, claims):
     user = directory.user_by_email(conn, claims.get("upn"))
     if user is None:
         raise Rejected(2000001, "The user specified by the user-context in the token does not exist.", "invalid_user")
-    return user
+    return {**dict(user), "token": "delegated"}  # a delegated token may not carry an impersonation header
 
 
 def _app(claims):
