@@ -778,14 +778,17 @@ def find_messages(query, names, limit=None):
     page as large as `limit` needs (PAGE_MAX at most).
 
     A QuerySet would add one GetItem per 100 messages as soon as From is asked for: exchangelib
-    counts sender fields as complex because Exchange may give an internal sender's X500 address
-    in FindItem. A listing can live with that, so this calls exchangelib's FindItem service."""
+    counts sender fields as complex, since FindItem gives a sender's display name only. The
+    address comes with FindItem as PidTagSenderSmtpAddress, so this calls exchangelib's
+    FindItem service with that property beside From."""
     from exchangelib import Message
     from exchangelib.fields import FieldPath
     from exchangelib.restriction import Restriction
     from exchangelib.services import FindItem
     folders = query.folder_collection
     fields = {FieldPath(field=Message.get_field_by_fieldname(MESSAGE_FIELDS.get(n, n))) for n in names if n != "id"}
+    if "from" in names:
+        fields.add(FieldPath(field=_sender_address_field()))
     search = None if query.q.is_empty() else Restriction(query.q, folders.folders, applies_to=Restriction.ITEMS)
     is_text = query.q.query_string is not None  # a search string (AQS) travels as QueryString, not Restriction
     return FindItem(account=folders.account, page_size=min(limit or PAGE_MAX, PAGE_MAX)).call(
@@ -794,14 +797,28 @@ def find_messages(query, names, limit=None):
         depth="Shallow", calendar_view=None, max_items=limit, offset=0)
 
 
+def _sender_address_field():
+    """PidTagSenderSmtpAddress (0x5D01), registered on Message once per process."""
+    from exchangelib import ExtendedProperty, Message
+
+    class SenderSmtpAddress(ExtendedProperty):
+        property_tag = 0x5D01
+        property_type = "String"
+
+    if "sender_smtp_address" not in {field.name for field in Message.FIELDS}:
+        Message.register("sender_smtp_address", SenderSmtpAddress)
+    return Message.get_field_by_fieldname("sender_smtp_address")
+
+
 def message_row(item, names):
     """A JSON-ready dict of the fields `names` of one message (times as ISO 8601 in UTC)."""
     row = {}
     for name in names:
         value = getattr(item, MESSAGE_FIELDS.get(name, name), None)
-        if name == "from" and value is not None:  # an SMTP address when Exchange gives one, else the name
-            value = value.email_address if value.email_address and value.routing_type in (None, "SMTP") \
-                else value.name
+        if name == "from" and value is not None:  # the SMTP address when Exchange gives one, else the name
+            smtp = getattr(item, "sender_smtp_address", None) or (
+                value.email_address if value.routing_type in (None, "SMTP") else None)
+            value = smtp or value.name
         row[name] = value.isoformat() if hasattr(value, "isoformat") else value
     return row
 

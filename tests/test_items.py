@@ -211,3 +211,25 @@ def test_messages_keep_flags_importance_categories_and_read_state(alice):
     item.is_read = True
     item.save(update_fields=["is_read"])
     assert alice.inbox.unread_count == 0
+
+
+FIND_ALL = """<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
+ xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>
+<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape>
+<t:AdditionalProperties><t:ExtendedFieldURI PropertyTag="0x5D01" PropertyType="String"/></t:AdditionalProperties>
+</m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>
+</s:Body></s:Envelope>"""
+
+
+def test_find_item_gives_a_summary_as_exchange_does(clean, connect, sandbox):
+    """No body, no recipient lists, a sender's name only; PidTagSenderSmtpAddress has the address."""
+    import requests
+    from lxml import etree
+    Message(account=connect(BOB), subject="Summary", body="long body", to_recipients=[ALICE]).send()
+    answer = requests.post(sandbox.ews_url, data=FIND_ALL, auth=(ALICE, "demo-password"), verify=sandbox.ca_bundle)
+    item = etree.fromstring(answer.content).find(".//{*}Items/{*}Message")
+    names = {etree.QName(child).localname for child in item}
+    assert "Subject" in names and not names & {"Body", "ToRecipients", "Attachments", "MimeContent"}
+    assert [etree.QName(c).localname for c in item.find("{*}From/{*}Mailbox")] == ["Name"]
+    assert item.findtext("{*}ExtendedProperty/{*}Value") == BOB

@@ -30,7 +30,7 @@ def find_item(ctx, body):
     shape = ItemShape.parse(shape_element)
     shape.check_for_find()
     query = ItemQuery.parse(body)
-    renderer = ItemRenderer(ctx.conn, shape)
+    renderer = ItemRenderer(ctx.conn, shape, for_find=True)
 
     def handle(folder_element, message):
         query.answer(ctx.conn, ctx.folder(folder_element), renderer, message)

@@ -25,8 +25,15 @@ DEFAULT_NAMES = frozenset({
     "Start", "End", "Location", "Organizer", "DisplayName", "GivenName", "Surname", "EmailAddresses",
     "Status", "DueDate",
 })
-# Properties that FindItem does not return (Exchange answers ErrorInvalidPropertyRequest).
+# Properties that FindItem refuses (Exchange answers ErrorInvalidPropertyRequest) ...
 NOT_IN_FIND = frozenset({"Body", "MimeContent", "Attachments", "UniqueBody"})
+# ... and those it leaves out: no bodies, no recipient lists, and of a sender only the name.
+LEFT_OUT_OF_FIND = NOT_IN_FIND | {"TextBody", "NormalizedBody", "ToRecipients", "CcRecipients", "BccRecipients",
+                                  "ReplyTo", "RequiredAttendees", "OptionalAttendees", "Resources"}
+NAME_ONLY_IN_FIND = frozenset({"From", "Sender", "Organizer"})
+# MAPI properties Exchange computes, readable as extended properties: PidTagSenderSmtpAddress
+# and PidTagSenderName, which give a sender's address where FindItem gives only the name.
+COMPUTED_TAGS = {0x5D01: ("From", "EmailAddress"), 0x0C1A: ("From", "Name")}
 # Computed on request only, never part of AllProperties.
 ON_REQUEST_ONLY = frozenset({"MimeContent", "UniqueBody", "TextBody", "NormalizedBody"})
 
@@ -49,6 +56,8 @@ class ItemShape:
         return shape
 
     def check_for_find(self):
+        if self.include_mime:
+            raise EWSError("ErrorInvalidPropertyRequest", "FindItem does not return MIME content; use GetItem.")
         for path in self.paths:
             if path.name in NOT_IN_FIND:
                 raise EWSError("ErrorInvalidPropertyRequest",
@@ -58,21 +67,24 @@ class ItemShape:
 class ItemRenderer:
     """Renders rows of one request; caches what rows share (folder change keys)."""
 
-    def __init__(self, conn, shape):
+    def __init__(self, conn, shape, for_find=False):
         self.conn = conn
         self.shape = shape
+        self.for_find = for_find  # FindItem's summary: see LEFT_OUT_OF_FIND and NAME_ONLY_IN_FIND
         self._folder_keys = {}
 
     def render(self, row, parent):
         item = parse_item(row["xml"])
         names = self._wanted_names(item)
+        if self.for_find:
+            names -= LEFT_OUT_OF_FIND
         out = sub(parent, t(row["element"]))
         for name in CHILD_ORDER.get(row["element"], CHILD_ORDER["Item"]):
             if name == "ExtendedProperty":
                 self._append_extended(item, out)
             elif name in names:
                 for element in self._property(row, item, name):
-                    out.append(element)
+                    out.append(_name_only(element) if self.for_find and name in NAME_ONLY_IN_FIND else element)
         return out
 
     def _wanted_names(self, item):
@@ -91,10 +103,14 @@ class ItemRenderer:
         return names
 
     def _append_extended(self, item, out):
-        wanted = [p.ext_key for p in self.shape.paths if p.kind == "extended"]
+        wanted = {p.ext_key: p for p in self.shape.paths if p.kind == "extended"}
         for prop in item.iterfind(t("ExtendedProperty")):
-            if extended_key(prop.find(t("ExtendedFieldURI"))) in wanted:
+            if wanted.pop(extended_key(prop.find(t("ExtendedFieldURI"))), None) is not None:
                 out.append(copy.deepcopy(prop))
+        for key, path in wanted.items():  # not stored: maybe one Exchange computes
+            computed = _computed_tag(item, dict(key), path)
+            if computed is not None:
+                out.append(computed)
 
     def _property(self, row, item, name):
         computed = getattr(self, f"_computed_{name}", None)
@@ -213,6 +229,31 @@ class ItemRenderer:
             return body
         text = body_as_html(body) if wanted == "HTML" else body_as_text(body)
         return _body_element("Body", wanted, text)
+
+
+def _name_only(mailbox_holder):
+    """FindItem's From, Sender and Organizer carry the display name alone."""
+    for mailbox in mailbox_holder.iter(t("Mailbox")):
+        for child_element in list(mailbox):
+            if child_element.tag != t("Name"):
+                mailbox.remove(child_element)
+    return mailbox_holder
+
+
+def _computed_tag(item, key, path):
+    """PidTagSenderSmtpAddress and PidTagSenderName, from the item's From (else Sender)."""
+    tag = key.get("PropertyTag")
+    if tag is None or set(key) != {"PropertyTag"} or int(tag) not in COMPUTED_TAGS:
+        return None
+    holder, field = COMPUTED_TAGS[int(tag)]
+    value = item.findtext(f"{t(holder)}/{t('Mailbox')}/{t(field)}") or \
+        item.findtext(f"{t('Sender')}/{t('Mailbox')}/{t(field)}")
+    if not value:
+        return None
+    prop = etree.Element(t("ExtendedProperty"))
+    prop.append(path.uri_element())
+    sub(prop, t("Value"), value)
+    return prop
 
 
 def render_attachment_summary(container, item_row, attachment, with_root=True):
