@@ -98,3 +98,17 @@ def copy(conn, row, folder, *, with_attachments=True):
 
 def delete(conn, row):
     conn.execute("DELETE FROM items WHERE id = ?", (row["id"],))
+
+
+def discard(conn, row, delete_type):
+    """DeleteItem's and EmptyFolder's DeleteType: HardDelete is final; SoftDelete keeps the
+    item in the dumpster, out of every folder a client lists; MoveToDeletedItems moves it
+    to Deleted Items, or soft-deletes what is there already."""
+    from .folders import distinguished
+    deleted_items = distinguished(conn, row["mailbox_id"], "deleteditems")
+    if delete_type == "MoveToDeletedItems" and row["folder_id"] != deleted_items["id"]:
+        move(conn, row, deleted_items)
+    elif delete_type == "HardDelete":
+        delete(conn, row)
+    else:
+        move(conn, row, distinguished(conn, row["mailbox_id"], "recoverableitemsdeletions"))

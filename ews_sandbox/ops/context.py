@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from ..model import directory, folders, ids, items
 from ..wire.errors import EWSError
 from ..wire.ns import local, t
+from ..wire.schema_order import DISTINGUISHED_FOLDER_IDS
+from ..wire.soap import schema_fault
 
 
 @dataclass
@@ -36,6 +38,9 @@ class Context:
                 raise EWSError("ErrorFolderNotFound")
             return row
         if kind == "DistinguishedFolderId":
+            if element.get("Id") not in DISTINGUISHED_FOLDER_IDS:
+                raise schema_fault(f"The request failed schema validation: {element.get('Id')!r} is not a "
+                                   "distinguished folder id.")
             mailbox_id = self.mailbox_id
             address = element.findtext(f"{t('Mailbox')}/{t('EmailAddress')}")
             if address and address.strip().casefold() != self.mailbox_row()["email"].casefold():

@@ -34,7 +34,9 @@ def create_item(ctx, body):
         elif kind not in ITEM_ELEMENTS:
             raise EWSError("ErrorInvalidRequest", f"The sandbox does not create {kind} items yet.")
         if kind == "Message" and disposition is None:
-            raise EWSError("ErrorInvalidRequest", "MessageDisposition is required when creating a message.")
+            raise EWSError("ErrorMessageDispositionRequired")
+        if disposition == "SendOnly" and saved_folder is not None:
+            raise EWSError("ErrorInvalidSendItemSaveSettings", "SendOnly keeps no copy: drop SavedItemFolderId.")
         row = store_new(ctx, element, target, disposition if kind == "Message" else "SaveOnly", forwarded_from)
         if row is not None:
             out = sub(message.find(m("Items")), t(row["element"]))
@@ -163,7 +165,9 @@ def _quoted_body(element, original):
 
 
 def _reply_recipients(message, original, me, reply_all):
-    author = original.find(t("From")) if original.find(t("From")) is not None else original.find(t("Sender"))
+    # replies go to the original's Reply-To when it names any, else to its From (or Sender)
+    author = next((original.find(t(name)) for name in ("ReplyTo", "From", "Sender")
+                   if original.find(f"{t(name)}/{t('Mailbox')}") is not None), None)
     to = sub(message, t("ToRecipients"))
     seen = {me["email"].casefold()}
 
@@ -192,6 +196,8 @@ def _reply_recipients(message, original, me, reply_all):
 def send_item(ctx, body):
     keep = body.get("SaveItemToFolder", "true").lower() == "true"
     saved_folder = body.find(m("SavedItemFolderId"))
+    if not keep and saved_folder is not None:
+        raise EWSError("ErrorInvalidSendItemSaveSettings", "SaveItemToFolder is false but a SavedItemFolderId is given.")
 
     def handle(item_id, message):
         row = ctx.item(item_id, check_change_key=True)

@@ -1,7 +1,7 @@
 """GetFolder, FindFolder, CreateFolder, UpdateFolder, DeleteFolder, EmptyFolder, MoveFolder."""
 from lxml import etree
 
-from ..model import folders
+from ..model import folders, items
 from ..model.properties import extended_key, find_extended, serialize
 from ..wire.errors import EWSError
 from ..wire.ns import T, local, m, sub, t
@@ -10,6 +10,7 @@ from ..wire.schema_order import CHILD_ORDER
 from ..wire.soap import respond_each
 from ..query import restrictions
 from ..query.paging import page_bounds, paging_attributes
+from .move_items import delete_type
 
 DEFAULT_FOLDER_NAMES = {"FolderId", "DisplayName", "TotalCount", "ChildFolderCount", "UnreadCount"}
 ALL_FOLDER_NAMES = DEFAULT_FOLDER_NAMES | {"ParentFolderId", "FolderClass", "EffectiveRights"}
@@ -183,7 +184,7 @@ def _apply_folder_update(ctx, row, update):
 
 
 def delete_folder(ctx, body):
-    mode = body.get("DeleteType", "HardDelete")
+    mode = delete_type(body)
 
     def handle(folder_id, message):
         row = ctx.folder(folder_id)
@@ -200,13 +201,16 @@ def delete_folder(ctx, body):
 
 
 def empty_folder(ctx, body):
+    mode = delete_type(body)
     delete_subfolders = body.get("DeleteSubFolders", "false").lower() == "true"
 
     def handle(folder_id, message):
         row = ctx.folder(folder_id)
         if row["distinguished"] in ("root", "msgfolderroot"):
             raise EWSError("ErrorCannotEmptyFolder")
-        ctx.conn.execute("DELETE FROM items WHERE folder_id = ? AND is_associated = 0", (row["id"],))
+        for item in ctx.conn.execute("SELECT * FROM items WHERE folder_id = ? AND is_associated = 0",
+                                     (row["id"],)).fetchall():
+            items.discard(ctx.conn, item, mode)
         if delete_subfolders:
             ctx.conn.execute("DELETE FROM folders WHERE parent_id = ? AND distinguished IS NULL", (row["id"],))
         folders.touch(ctx.conn, row["id"])

@@ -1,8 +1,7 @@
 """DeleteItem, MoveItem, CopyItem, ArchiveItem and MarkAsJunk: items changing folders."""
 from ..model import folders, items
-from ..wire.errors import EWSError
 from ..wire.ns import m, sub, t
-from ..wire.soap import respond_each
+from ..wire.soap import respond_each, schema_fault
 from .context import item_ids
 
 
@@ -11,20 +10,22 @@ def _item_id_element(parent, row):
     sub(out, t("ItemId"), Id=items.item_id_text(row), ChangeKey=row["change_key"])
 
 
+DELETE_TYPES = ("HardDelete", "SoftDelete", "MoveToDeletedItems")
+
+
+def delete_type(body):
+    """The required DeleteType attribute; a request without it fails schema validation."""
+    value = body.get("DeleteType")
+    if value not in DELETE_TYPES:
+        raise schema_fault(f"The request failed schema validation: DeleteType must be one of {', '.join(DELETE_TYPES)}.")
+    return value
+
+
 def delete_item(ctx, body):
-    mode = body.get("DeleteType")
-    if mode not in ("HardDelete", "SoftDelete", "MoveToDeletedItems"):
-        raise EWSError("ErrorInvalidRequest", "DeleteType must be HardDelete, SoftDelete or MoveToDeletedItems.")
+    mode = delete_type(body)
 
     def handle(item_id, message):
-        row = ctx.item(item_id)
-        deleted_items = folders.distinguished(ctx.conn, row["mailbox_id"], "deleteditems")
-        if mode == "MoveToDeletedItems" and row["folder_id"] != deleted_items["id"]:
-            items.move(ctx.conn, row, deleted_items)
-        elif mode == "HardDelete":
-            items.delete(ctx.conn, row)
-        else:  # a soft delete keeps the item in the dumpster, out of every folder a client lists
-            items.move(ctx.conn, row, folders.distinguished(ctx.conn, row["mailbox_id"], "recoverableitemsdeletions"))
+        items.discard(ctx.conn, ctx.item(item_id), mode)
 
     return respond_each("DeleteItem", item_ids(body.find(m("ItemIds"))), handle)
 
@@ -34,11 +35,13 @@ def _relocating(operation, relocate):
     def handler(ctx, body):
         target = ctx.target_folder(body.find(m("ToFolderId")))
         ctx.check_access(target["mailbox_id"])
-        return_ids = body.get("ReturnNewItemIds", "true").lower() == "true"
+        # an element, not an attribute; across mailboxes Exchange returns no new ids
+        return_ids = (body.findtext(m("ReturnNewItemIds")) or "true").strip().lower() == "true"
 
         def handle(item_id, message):
-            row = relocate(ctx.conn, ctx.item(item_id), target)
-            if return_ids:
+            source = ctx.item(item_id)
+            row = relocate(ctx.conn, source, target)
+            if return_ids and row["mailbox_id"] == source["mailbox_id"]:
                 _item_id_element(message.find(m("Items")), row)
 
         return respond_each(operation, item_ids(body.find(m("ItemIds"))), handle, container="Items")

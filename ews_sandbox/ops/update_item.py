@@ -9,6 +9,7 @@ from ..model.properties import SERVER_SET, find_extended
 from ..wire.errors import EWSError
 from ..wire.ns import T, local, m, sub, t
 from ..wire.paths import first_path
+from ..wire.schema_order import CHILD_ORDER
 from ..wire.soap import respond_each
 from .create_item import _check_recipients
 
@@ -23,6 +24,8 @@ def update_item(ctx, body):
 
     def handle(change, message):
         row = ctx.item(change[0], check_change_key=(conflicts == "NeverOverwrite"))
+        if row["element"] == "Message" and disposition is None:
+            raise EWSError("ErrorMessageDispositionRequired")
         item = etree.fromstring(row["xml"])
         for update in change.find(t("Updates")):
             apply_update(item, update)
@@ -43,6 +46,8 @@ def apply_update(item, update):
     action = local(update)
     if path.kind != "extended" and path.name in SERVER_SET:
         raise EWSError("ErrorInvalidPropertySet", f"The property {path.uri} is read-only.")
+    if path.kind != "extended" and path.name not in CHILD_ORDER.get(local(item), CHILD_ORDER["Item"]):
+        raise EWSError("ErrorInvalidPropertySet", f"The property {path.uri} does not belong to a {local(item)}.")
     if action == "DeleteItemField":
         _delete(item, path)
         return

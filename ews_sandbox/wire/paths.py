@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ..model.properties import element_name, extended_key
-from .errors import EWSError
+from .schema_order import FIELD_URIS, INDEXED_FIELD_URIS
+from .soap import schema_fault
 from .ns import local, t
 
 
@@ -24,16 +25,18 @@ def parse_path(element):
     kind = local(element)
     if kind == "FieldURI":
         uri = element.get("FieldURI")
-        if not uri:
-            raise EWSError("ErrorSchemaValidation", "FieldURI needs a FieldURI attribute.")
+        if uri not in FIELD_URIS:
+            raise schema_fault(f"The request failed schema validation: FieldURI {uri!r} is not a valid value.")
         return Path("field", uri, element_name(uri))
     if kind == "IndexedFieldURI":
         uri = element.get("FieldURI")
+        if uri not in INDEXED_FIELD_URIS or not element.get("FieldIndex"):
+            raise schema_fault(f"The request failed schema validation: IndexedFieldURI {uri!r} is not valid.")
         return Path("indexed", uri, element_name(uri), index=element.get("FieldIndex"))
     if kind == "ExtendedFieldURI":
         copy = etree.Element(t("ExtendedFieldURI"), dict(element.attrib), nsmap={"t": element.nsmap.get("t") or etree.QName(element).namespace})
         return Path("extended", etree.tostring(copy).decode(), "ExtendedProperty", ext_key=extended_key(element))
-    raise EWSError("ErrorSchemaValidation", f"Unexpected property path element {kind}.")
+    raise schema_fault(f"The request failed schema validation: unexpected property path element {kind}.")
 
 
 def is_path(element):
@@ -44,4 +47,4 @@ def first_path(parent):
     for element in parent:
         if is_path(element):
             return parse_path(element)
-    raise EWSError("ErrorSchemaValidation", "A property path is missing.")
+    raise schema_fault("The request failed schema validation: a property path is missing.")
