@@ -62,7 +62,10 @@ def load_settings(env_file=None):
     from dotenv import load_dotenv
     if env_file and not Path(env_file).is_file():
         raise ConfigError(f"--env-file {env_file}: no such file")
-    load_dotenv(env_file or Path.cwd() / ".env", override=False)
+    try:
+        load_dotenv(env_file or Path.cwd() / ".env", override=False)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env_file or '.env'} is not UTF-8 text; save it as UTF-8")
     mode = (os.environ.get("EWS_AUTH") or "sandbox").strip().lower()
     if mode not in MODES:
         raise ConfigError(f"EWS_AUTH={mode!r} is not a mode; choose one of {', '.join(MODES)}")
@@ -85,12 +88,15 @@ class Settings:
             raise ConfigError(f"{name} is not set; {hint} (EWS_AUTH={self.mode}, see .env.template)")
         return value
 
-    def integer(self, name, default):
+    def integer(self, name, default, minimum=0):
         value = self.get(name)
         try:
-            return default if value is None else int(value)
+            number = default if value is None else int(value)
         except ValueError:
             raise ConfigError(f"{name}={value!r} must be a whole number")
+        if number is not None and number < minimum:
+            raise ConfigError(f"{name}={value!r} must be {minimum} or more")
+        return number
 
     def flag(self, name):
         value = (self.get(name) or "").lower()
@@ -135,8 +141,13 @@ class Connection:
     def _start_sandbox(self):
         sys.path.insert(0, str(BUNDLE))
         from ews_sandbox import Sandbox
+        import sqlite3
         db = Path(self.settings.get("EWS_SANDBOX_DB") or DEFAULT_SANDBOX_DB).expanduser()
-        self.sandbox = Sandbox(db_path=db, seed="demo").start()
+        try:
+            self.sandbox = Sandbox(db_path=db, seed="demo").start()
+        except (sqlite3.DatabaseError, OSError) as error:
+            raise ConfigError(f"EWS_SANDBOX_DB={db} cannot hold the sandbox's state ({error}); "
+                              "point it at a new or sandbox .db file")
         self.ca_bundle = self.sandbox.ca_bundle
         print(f"ews: using the local EWS sandbox (state in {db}); set EWS_AUTH to use a real server",
               file=sys.stderr)
@@ -189,7 +200,7 @@ class Connection:
                              auth_type={"basic": BASIC, "ntlm": NTLM, "sandbox": BASIC}.get(mode),
                              version=self._version(),
                              retry_policy=retry_policy(self.settings.integer("EWS_RETRY_MAX_WAIT", 60)),
-                             max_connections=self.settings.integer("EWS_MAX_CONNECTIONS", 0) or None)
+                             max_connections=self.settings.integer("EWS_MAX_CONNECTIONS", None, minimum=1))
 
     def _endpoint(self):
         if self.settings.mode == "sandbox":
@@ -295,19 +306,31 @@ class Connection:
 
 
 def retry_policy(max_wait):
-    """FailFast for 0; else FaultTolerance, except that an HTTP 401 stops at once: FaultTolerance
+    """FailFast for 0; else FaultTolerance, except that an HTTP 401 stops at once (FaultTolerance
     retries a 401 as if it were throttling, so a wrong password would end a minute later as
-    'throttled'."""
+    'throttled') and that max_wait bounds the waits of the whole run."""
     from exchangelib import FailFast, FaultTolerance
-    from exchangelib.errors import UnauthorizedError
+    from exchangelib.errors import RateLimitError, UnauthorizedError
     if max_wait <= 0:
         return FailFast()
 
     class RetryUnlessRefused(FaultTolerance):
+        """Also a budget: exchangelib checks max_wait against each wait alone, so a server asking
+        again and again for short waits would be retried for ever; here all waits of a run
+        together stay within max_wait."""
+        waited = 0
+
         def raise_response_errors(self, response):
             if response.status_code == 401:
                 raise UnauthorizedError(f"Invalid credentials for {response.url}")
             return super().raise_response_errors(response)
+
+        def back_off(self, seconds):
+            seconds = self.DEFAULT_BACKOFF if seconds is None else seconds
+            if self.waited + seconds > self.max_wait:
+                raise RateLimitError(f"gave up after waiting {self.waited:.0f} s in all", wait=seconds)
+            self.waited += seconds
+            super().back_off(seconds)
 
     return RetryUnlessRefused(max_wait=max_wait)
 
@@ -423,6 +446,8 @@ def configure_tls(ca_bundle, insecure):
     if ca_bundle:
         if not Path(ca_bundle).is_file():
             raise ConfigError(f"EWS_CA_BUNDLE={ca_bundle}: no such file")
+        if b"-----BEGIN CERTIFICATE-----" not in Path(ca_bundle).read_bytes()[:1_000_000]:
+            raise ConfigError(f"EWS_CA_BUNDLE={ca_bundle} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
 
         class TrustCABundle(requests.adapters.HTTPAdapter):
             def cert_verify(self, conn, url, verify, cert):
@@ -461,6 +486,9 @@ class RedactSecrets(logging.Filter):
 
 def setup_logging(settings, debug):
     if not (debug or settings.flag("EWS_DEBUG")):
+        # exchangelib warns on every throttling back-off; without --debug the one line at the end says it
+        logging.getLogger("exchangelib").addHandler(logging.NullHandler())
+        logging.getLogger("exchangelib").propagate = False
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactSecrets([settings.get(name) for name in ("EWS_PASSWORD", "EWS_CLIENT_SECRET")]))
@@ -498,6 +526,8 @@ def explain(error, connection):
     from exchangelib import errors
     from oauthlib.oauth2 import OAuth2Error
     text = str(error)
+    if text.startswith("No valid version headers") and error.__context__ is not None:
+        return explain(error.__context__, connection)  # exchangelib's version probe wraps the first failure
     if isinstance(error, errors.UnauthorizedError):
         return _explain_refused_sign_in(connection)
     if isinstance(error, OAuth2Error):

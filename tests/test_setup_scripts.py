@@ -168,6 +168,9 @@ MISCONFIGURATIONS = [
     ({"EWS_AUTH": "basic", "SCRIPT": "setup_oauth_client_credentials.py"},
      "EWS_AUTH=basic is not app-only; run setup_basic_auth.py instead"),
     ({"EWS_AUTH": "basic", "ARGS": ["--env-file", "/nowhere/.env"]}, "--env-file /nowhere/.env: no such file"),
+    ({"EWS_AUTH": "basic", "EWS_MAX_CONNECTIONS": "-1"}, "EWS_MAX_CONNECTIONS='-1' must be 1 or more"),
+    ({"EWS_AUTH": "basic", "EWS_CA_BUNDLE": "/etc/hostname"},
+     "EWS_CA_BUNDLE=/etc/hostname holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
 ]
 
 
@@ -193,13 +196,17 @@ FAILURES = [
                                       "the tenant needs EwsEnabled=true"),
     ("wrong-password", "basic", {"EWS_PASSWORD": "wrong"}, "the server refused the credentials (EWS_AUTH=basic)"),
     ("wrong-secret", "oauth-app", {"EWS_CLIENT_SECRET": "wrong"}, "the sign-in authority refused: invalid_client"),
+    ("busy-first-call", "basic", {}, "the server is throttling"),            # inside exchangelib's version probe
+    ("endless-503", "basic", {"EWS_RETRY_MAX_WAIT": "3"}, "the server is throttling (gave up after waiting"),
 ]
+FAULTS = {"oauth-only": "oauth-only", "ews-disabled": "ews-disabled", "busy-first-call": "server-busy:backoff_ms=100",
+          "endless-503": "http-503:retry_after=1"}
 
 
 @pytest.mark.parametrize("case, mode, overrides, message", FAILURES, ids=[f[0] for f in FAILURES])
 def test_common_failures_say_what_to_fix(case, mode, overrides, message, real_env, apps, clean):
-    if case in ("oauth-only", "ews-disabled"):
-        clean.add_fault(case)
+    if case in FAULTS:
+        clean.add_fault(FAULTS[case])
     if case == "graph-app":
         overrides = {"EWS_CLIENT_ID": apps["graph-only"]["client_id"],
                      "EWS_CLIENT_SECRET": apps["graph-only"]["client_secret"]}
