@@ -207,10 +207,7 @@ NOT_QUERYABLE = frozenset({"MimeContent", "Attachments", "ResponseObjects", "Eff
 def _leaf_path(element):
     for node in element:
         if isinstance(node.tag, str) and is_path(node):
-            try:
-                path = parse_path(node)
-            except EWSError as e:
-                raise schema_fault(e.text)
+            path = parse_path(node)  # an invalid path is a schema fault already
             if path.kind == "field" and path.name in NOT_QUERYABLE:
                 raise EWSError("ErrorUnsupportedPathForQuery",
                                f"The property {path.uri} cannot be used in a restriction.")

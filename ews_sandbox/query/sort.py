@@ -73,10 +73,7 @@ def order_by(keys, narrowing=()):
 def _order_path(field_order):
     for element in field_order:
         if isinstance(element.tag, str) and is_path(element):
-            try:
-                path = parse_path(element)
-            except EWSError as e:
-                raise schema_fault(e.text)
+            path = parse_path(element)  # an invalid path is a schema fault already
             if path.kind == "field" and path.name in NOT_SORTABLE:
                 raise EWSError("ErrorUnsupportedPathForSortGroup", f"Items cannot be sorted by {path.uri}.")
             return path
