@@ -233,3 +233,12 @@ def test_find_item_gives_a_summary_as_exchange_does(clean, connect, sandbox):
     assert "Subject" in names and not names & {"Body", "ToRecipients", "Attachments", "MimeContent"}
     assert [etree.QName(c).localname for c in item.find("{*}From/{*}Mailbox")] == ["Name"]
     assert item.findtext("{*}ExtendedProperty/{*}Value") == BOB
+
+
+def test_html_bodies_read_as_text_keep_their_lines_and_defaults_fill_in(alice):
+    item = Message(account=alice, folder=alice.inbox, subject="Lines",
+                   body=HTMLBody("<p>Line one</p><p>Line two<br>Line three</p>"))
+    item.save()
+    fetched = alice.inbox.get(id=item.id)
+    assert fetched.text_body.splitlines() == ["Line one", "Line two", "Line three"]
+    assert (fetched.importance, fetched.sensitivity) == ("Normal", "Normal")

@@ -31,6 +31,7 @@ NOT_IN_FIND = frozenset({"Body", "MimeContent", "Attachments", "UniqueBody"})
 LEFT_OUT_OF_FIND = NOT_IN_FIND | {"TextBody", "NormalizedBody", "ToRecipients", "CcRecipients", "BccRecipients",
                                   "ReplyTo", "RequiredAttendees", "OptionalAttendees", "Resources"}
 NAME_ONLY_IN_FIND = frozenset({"From", "Sender", "Organizer"})
+DEFAULT_VALUES = {"Importance": "Normal", "Sensitivity": "Normal"}
 # MAPI properties Exchange computes, readable as extended properties: PidTagSenderSmtpAddress
 # and PidTagSenderName, which give a sender's address where FindItem gives only the name.
 COMPUTED_TAGS = {0x5D01: ("From", "EmailAddress"), 0x0C1A: ("From", "Name")}
@@ -119,6 +120,8 @@ class ItemRenderer:
             return [value] if value is not None else []
         # copies: appending moves an element, and computed properties still read the item
         stored = [copy.deepcopy(e) for e in item.iterfind(f"{{{T}}}{name}")]
+        if not stored and name in DEFAULT_VALUES:  # what Exchange answers for a property never set
+            return [_text_element(name, DEFAULT_VALUES[name])]
         if name == "Body":
             return [self._converted_body(b) for b in stored]
         indexed = [p.index for p in self.shape.paths if p.kind == "indexed" and p.name == name]
@@ -275,12 +278,20 @@ def render_attachment_summary(container, item_row, attachment, with_root=True):
     return node
 
 
+BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol")
+
+
 def body_as_text(body):
+    """An HTML body as text, keeping the line breaks its paragraphs and <br>s make."""
     if body.get("BodyType", "Text") == "Text":
         return body.text or ""
     if not (body.text or "").strip():
         return ""
-    return lxml_html.fromstring(body.text).text_content().strip()
+    document = lxml_html.fromstring(body.text)
+    for element in document.iter("br", *BLOCK_TAGS):
+        element.tail = "\r\n" + (element.tail or "")
+    lines = (line.strip() for line in document.text_content().splitlines())
+    return "\r\n".join(line for line in lines if line)
 
 
 def body_as_html(body):
