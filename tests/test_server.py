@@ -225,3 +225,34 @@ def test_a_malformed_request_is_a_schema_validation_fault(sandbox):
         answer = requests.post(sandbox.ews_url, data=body, auth=(ALICE, PASSWORD), verify=sandbox.ca_bundle)
         assert answer.status_code == 500
         assert b"<faultcode" in answer.content and b"ErrorSchemaValidation" in answer.content
+
+
+ENVELOPE = ('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+            'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>{}</s:Body></s:Envelope>')
+INBOX = '<t:DistinguishedFolderId Id="inbox"/>'
+REFUSED_REQUESTS = [
+    ("message without MessageDisposition", f'<m:CreateItem><m:SavedItemFolderId>{INBOX}</m:SavedItemFolderId>'
+     '<m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>',
+     "ErrorMessageDispositionRequired"),
+    ("calendar item without SendMeetingInvitations", '<m:CreateItem><m:Items><t:CalendarItem><t:Subject>x</t:Subject>'
+     '</t:CalendarItem></m:Items></m:CreateItem>', "ErrorSendMeetingInvitationsRequired"),
+    ("SendOnly with a folder to save in", f'<m:CreateItem MessageDisposition="SendOnly"><m:SavedItemFolderId>{INBOX}'
+     '</m:SavedItemFolderId><m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>',
+     "ErrorInvalidSendItemSaveSettings"),
+    ("DeleteItem without DeleteType", '<m:DeleteItem><m:ItemIds><t:ItemId Id="AAAA"/></m:ItemIds></m:DeleteItem>',
+     "ErrorSchemaValidation"),
+    ("an unknown FieldURI", '<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>'
+     '<t:FieldURI FieldURI="folder:Bogus"/></t:AdditionalProperties></m:FolderShape>'
+     f'<m:FolderIds>{INBOX}</m:FolderIds></m:GetFolder>', "ErrorSchemaValidation"),
+    ("an unknown distinguished folder", '<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>'
+     '<m:FolderIds><t:DistinguishedFolderId Id="bogus"/></m:FolderIds></m:GetFolder>', "ErrorSchemaValidation"),
+]
+
+
+@pytest.mark.parametrize("case, operation, code", REFUSED_REQUESTS, ids=[r[0] for r in REFUSED_REQUESTS])
+def test_requests_exchange_refuses_are_refused(case, operation, code, sandbox, clean):
+    answer = requests.post(sandbox.ews_url, data=ENVELOPE.format(operation), auth=(ALICE, PASSWORD),
+                           verify=sandbox.ca_bundle)
+    assert code.encode() in answer.content, answer.text[-500:]
+    assert b"NoError" not in answer.content

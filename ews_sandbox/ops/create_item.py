@@ -35,6 +35,8 @@ def create_item(ctx, body):
             raise EWSError("ErrorInvalidRequest", f"The sandbox does not create {kind} items yet.")
         if kind == "Message" and disposition is None:
             raise EWSError("ErrorMessageDispositionRequired")
+        if kind == "CalendarItem" and body.get("SendMeetingInvitations") is None:
+            raise EWSError("ErrorSendMeetingInvitationsRequired")
         if disposition == "SendOnly" and saved_folder is not None:
             raise EWSError("ErrorInvalidSendItemSaveSettings", "SendOnly keeps no copy: drop SavedItemFolderId.")
         row = store_new(ctx, element, target, disposition if kind == "Message" else "SaveOnly", forwarded_from)

@@ -1,5 +1,6 @@
 """DeleteItem, MoveItem, CopyItem, ArchiveItem and MarkAsJunk: items changing folders."""
 from ..model import folders, items
+from ..wire.errors import EWSError
 from ..wire.ns import m, sub, t
 from ..wire.soap import respond_each, schema_fault
 from .context import item_ids
@@ -25,7 +26,10 @@ def delete_item(ctx, body):
     mode = delete_type(body)
 
     def handle(item_id, message):
-        items.discard(ctx.conn, ctx.item(item_id), mode)
+        row = ctx.item(item_id)
+        if row["element"] == "CalendarItem" and body.get("SendMeetingCancellations") is None:
+            raise EWSError("ErrorSendMeetingCancellationsRequired")
+        items.discard(ctx.conn, row, mode)
 
     return respond_each("DeleteItem", item_ids(body.find(m("ItemIds"))), handle)
 

@@ -26,6 +26,8 @@ def update_item(ctx, body):
         row = ctx.item(change[0], check_change_key=(conflicts == "NeverOverwrite"))
         if row["element"] == "Message" and disposition is None:
             raise EWSError("ErrorMessageDispositionRequired")
+        if row["element"] == "CalendarItem" and body.get("SendMeetingInvitationsOrCancellations") is None:
+            raise EWSError("ErrorSendMeetingInvitationsOrCancellationsRequired")
         item = etree.fromstring(row["xml"])
         for update in change.find(t("Updates")):
             apply_update(item, update)
