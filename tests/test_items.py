@@ -242,3 +242,39 @@ def test_html_bodies_read_as_text_keep_their_lines_and_defaults_fill_in(alice):
     fetched = alice.inbox.get(id=item.id)
     assert fetched.text_body.splitlines() == ["Line one", "Line two", "Line three"]
     assert (fetched.importance, fetched.sensitivity) == ("Normal", "Normal")
+
+
+from decimal import Decimal  # noqa: E402 - exchangelib types floating extended properties as Decimal
+
+EXTENDED_SAMPLES = {
+    "Binary": b"\x00\x01binary", "BinaryArray": [b"a", b"\xffb"], "Boolean": True, "CLSID": "a1b2c3d4-0000-4000-8000-00000000abcd",
+    "CLSIDArray": ["a1b2c3d4-0000-4000-8000-00000000abcd"], "Currency": 123456789, "CurrencyArray": [1, -2],
+    "Double": Decimal("3.25"), "DoubleArray": [Decimal("1.5"), Decimal("-2.25")], "Float": Decimal("0.5"),
+    "FloatArray": [Decimal("0.5"), Decimal("1")], "Integer": -42,
+    "IntegerArray": [1, 2, 3], "Long": 2 ** 40, "LongArray": [2 ** 40, -1], "Short": 7, "ShortArray": [1, -1],
+    "String": "Grüße, 世界", "StringArray": ["a", "b c"],
+}
+
+
+@pytest.mark.parametrize("property_set", ["PublicStrings", "c11ff724-aa03-4555-9952-8fa248a11c3e"])
+def test_every_extended_property_type_round_trips_exactly(alice, property_set):
+    from exchangelib import EWSDateTime, UTC
+    samples = dict(EXTENDED_SAMPLES, SystemTime=EWSDateTime(2026, 5, 1, 8, 30, tzinfo=UTC),
+                   SystemTimeArray=[EWSDateTime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)])
+    names = {}
+    for property_type in samples:
+        attributes = {"property_name": f"Sample{property_type}", "property_type": property_type}
+        attributes["distinguished_property_set_id" if property_set == "PublicStrings" else "property_set_id"] = \
+            property_set
+        names[property_type] = f"sample_{property_type.lower()}"
+        Message.register(names[property_type], type(f"Sample{property_type}", (ExtendedProperty,), attributes))
+    try:
+        item = Message(account=alice, folder=alice.inbox, subject="All types",
+                       **{names[kind]: value for kind, value in samples.items()})
+        item.save()
+        fetched = alice.inbox.get(id=item.id)
+        for kind, value in samples.items():
+            assert getattr(fetched, names[kind]) == value, kind
+    finally:
+        for name in names.values():
+            Message.deregister(name)

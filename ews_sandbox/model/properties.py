@@ -133,10 +133,17 @@ def element_values(element):
 
 
 def normalize_booleans(item):
-    """Clients may send xs:boolean as 0/1; Exchange stores and answers true/false."""
+    """Clients may send xs:boolean as 0/1; Exchange stores and answers true/false, in
+    boolean elements and in the values of Boolean extended properties alike."""
     for element in item.iter():
         if element.text in ("0", "1") and etree.QName(element).localname in BOOLEAN_ELEMENTS:
             element.text = "true" if element.text == "1" else "false"
+    for prop in item.iter(t("ExtendedProperty")):
+        uri = prop.find(t("ExtendedFieldURI"))
+        if uri is not None and uri.get("PropertyType") == "Boolean":
+            for value in prop.iter(t("Value")):
+                if value.text in ("0", "1"):
+                    value.text = "true" if value.text == "1" else "false"
     return item
 
 
