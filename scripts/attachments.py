@@ -5,10 +5,10 @@ list:     the attachments of the messages the query flags choose, among those Ex
           marks HasAttachments (a message whose only attachments are inline images may
           not be: reach it with --id).
 download: saves them into --out, streamed in pieces, so memory stays flat for large
-          files. Names are made safe: the last path part only (no / \\ or ..), no control
-          or reserved characters, never empty, shortened when long, and an existing file is
-          never replaced (report (1).pdf). Attached messages are saved as .eml. Each saved
-          path is printed.
+          files. Names are made safe: the last path part only (no / \\ or ..), no control,
+          invisible (bidi) or reserved characters, never empty, shortened when long, and an
+          existing file is never replaced (report (1).pdf). Attached messages are saved as
+          .eml. Each saved path is printed.
 attach:   adds files to the draft --id (one CreateAttachment per file); --dry-run checks only.
 
 Cost: FindItem pages for the query, one GetItem per 100 messages for the attachment list,
@@ -36,7 +36,8 @@ RESERVED = re.compile(r"(?i)(con|prn|aux|nul|com\d|lpt\d)(\..*)?")  # device nam
 def safe_name(name, fallback="attachment"):
     """A file name that can only land inside the target folder."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]  # drop any folder part: ../../x, C:\x
-    base = re.sub(r'[\x00-\x1f\x7f<>:"|?*]', "_", base).strip(" .")  # also no leading dot: not hidden
+    base = ews_config.visible(base, "_")  # no bidi override: invoice\u202efdp.exe must not show as ...exe.pdf
+    base = re.sub(r'[<>:"|?*]', "_", base).strip(" .")  # also no leading dot: not hidden
     base = "_" + base if RESERVED.fullmatch(base) else base or fallback
     if len(base.encode()) > MAX_NAME_BYTES:
         stem, ext = os.path.splitext(base)
@@ -85,9 +86,27 @@ def check_action(args):
         args.file = [ews_config.check_file(path, "--file") for path in args.file]
     elif args.file:
         raise ews_config.ConfigError(f"--file is for attach, not {args.action}")
-    if args.action == "download" and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ews_config.ConfigError(f"--out {args.out}: not a folder")
+    if args.action == "download":
+        check_out(args.out)
     args.has_attachments = True
+
+
+def check_out(path):
+    """--out must be a folder that exists or can be made, and that we may write into: known before
+    connecting rather than at the first attachment. (Some, like /sys/x, only fail when made.)"""
+    out = Path(path)
+    existing = next(folder for folder in [out, *out.parents] if folder.exists())
+    if not existing.is_dir():
+        raise ews_config.ConfigError(f"--out {path}: {existing} is not a folder; choose another --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ews_config.ConfigError(f"--out {path}: {existing} is not writable; choose another --out")
+
+
+def make_folder(path):
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ews_config.ConfigError(f"--out {path}: cannot create it ({error.strerror}); choose another --out")
 
 
 def attach(account, args):
@@ -120,7 +139,7 @@ def main(argv=None):
         if args.action == "attach":
             rows, columns = attach(account, args), ["subject", "name", "size"]
         else:
-            if args.id:
+            if ews_config.ids_given(args):  # exactly these, even none
                 messages = [(item_id, None) for item_id in args.id]
             else:
                 _, query = ews_config.message_query(account, args)
@@ -136,8 +155,12 @@ def main(argv=None):
                            "content_type": attachment.content_type, "inline": attachment.is_inline,
                            "kind": type(attachment).__name__}
                     if args.action == "download":
-                        out.mkdir(parents=True, exist_ok=True)
-                        path, row["bytes"] = save(attachment, out)
+                        make_folder(out)
+                        try:
+                            path, row["bytes"] = save(attachment, out)
+                        except OSError as error:  # a full disk, a folder made read-only meanwhile
+                            raise ews_config.ConfigError(f"--out {args.out}: cannot write {attachment.name!r} "
+                                                         f"({error.strerror})")
                         row["path"] = str(path.resolve())
                         if not args.json:
                             print(f"saved {row['path']} ({row['bytes']} bytes)")

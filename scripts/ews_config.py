@@ -645,6 +645,7 @@ MESSAGE_FIELDS = {"id": "id", "received": "datetime_received", "from": "author",
 SORT_FIELDS = {"received": "datetime_received", "sent": "datetime_sent", "subject": "subject", "size": "size",
                "importance": "importance"}
 PAGE_MAX = 1000  # the most one FindItem page holds under Exchange's default throttling policy
+NAME_MAX = 255  # the longest subject or folder name exchangelib accepts (a CharField)
 
 
 def parse_args(parser, argv=None, *checks):
@@ -681,16 +682,24 @@ def parse_when(text, flag, end=False):
     from datetime import datetime, timedelta, timezone
     text = text.strip()
     ago = re.fullmatch(r"(\d+)([hdw])", text)
-    if ago:
-        unit = {"h": "hours", "d": "days", "w": "weeks"}[ago[2]]
-        return datetime.now(timezone.utc) - timedelta(**{unit: int(ago[1])})
     try:
+        if ago:
+            unit = {"h": "hours", "d": "days", "w": "weeks"}[ago[2]]
+            return datetime.now(timezone.utc) - timedelta(**{unit: int(ago[1])})
         value = datetime.fromisoformat(text)
-    except ValueError:
+        if end and len(text) == 10:
+            value += timedelta(days=1)
+        value = (value if value.tzinfo else value.astimezone()).astimezone(timezone.utc)
+        value.astimezone()  # exchangelib converts to local time too: year 1 and 9999 may not survive it
+        if value.year < 1900:  # no mail is that old, and exchangelib writes such years unpadded ('1-01-02')
+            raise OverflowError
+        return value
+    except OverflowError:  # 9999999d, 9999-12-31 as an end: past what a datetime holds
+        raise ConfigError(f"{flag} {text!r} is out of range: give a date between the years 1900 and 9999")
+    except ValueError as error:
+        if "out of range" in str(error):  # datetime's own words for a year outside 1..9999
+            raise ConfigError(f"{flag} {text!r} is out of range: give a date between the years 1900 and 9999")
         raise ConfigError(f"{flag} {text!r} is not a date: use 2026-03-01, 2026-03-01T09:30 or 7d (7 days ago)")
-    if end and len(text) == 10:
-        value += timedelta(days=1)
-    return (value if value.tzinfo else value.astimezone()).astimezone(timezone.utc)
 
 
 def add_query_arguments(parser, limit=None, skip=()):
@@ -722,16 +731,19 @@ def add_query_arguments(parser, limit=None, skip=()):
 
 
 def check_query(args):
-    """Validate the query flags and convert them in place (dates to UTC datetimes, ids files to ids)."""
+    """Validate the query flags and convert them in place (dates to UTC datetimes, ids files to ids).
+    A flag given empty (--from "") is checked like any value, never taken as absent."""
     get = lambda name: getattr(args, name, None)  # noqa: E731 - scripts skip some flags
     for name, flag in (("sender", "--from"), ("recipient", "--to")):
-        if get(name):
+        if get(name) is not None:
             check_address(get(name), flag)
     since, until = get("since"), get("until")
-    if since:
+    if since is not None:
         args.since = parse_when(since, "--since")
-    if until:
+    if until is not None:
         args.until = parse_when(until, "--until", end=True)
+    if get("folder") is not None:
+        check_folder_path(args.folder, "--folder")
     if since and until and args.until <= args.since:
         raise ConfigError(f"--until {until} is not after --since {since}; swap them or widen the range")
     if get("limit") is not None and args.limit < 1:
@@ -741,26 +753,69 @@ def check_query(args):
     if get("recipient") and any(get(n) for n in ("unread", "since", "until", "has_attachments", "importance")):
         raise ConfigError("--to uses Exchange's search string, which exchangelib cannot join with --unread, --since, "
                           "--until, --has-attachments or --importance; drop one side")
-    if get("ids_from"):
+    if any(not item_id.strip() for item_id in get("id") or []):  # exchangelib would abort the whole request
+        raise ConfigError("--id '': an id cannot be empty; drop it")
+    if get("ids_from") is not None:
         args.id = list(get("id") or []) + read_ids(args.ids_from)
 
 
 def read_ids(path):
+    """The ids in `path`: read_inbox.py --json output (a list of objects with an id), a JSON
+    list of ids, or one id a line. An empty list is kept: it means no message, not "use the filters"."""
     if path != "-" and not Path(path).is_file():
         raise ConfigError(f"--ids-from {path}: no such file")
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    if not text.lstrip().startswith("["):
+    text = sys.stdin.read() if path == "-" else read_text(path, "--ids-from")
+    if not text.lstrip().startswith(("[", "{")):
         return [line.strip() for line in text.splitlines() if line.strip()]
     try:
-        return [entry["id"] if isinstance(entry, dict) else str(entry) for entry in json.loads(text)]
+        entries = json.loads(text)
+        if not isinstance(entries, list):
+            raise TypeError
+        ids = [entry["id"] if isinstance(entry, dict) else entry for entry in entries]
     except (ValueError, KeyError, TypeError):
         raise ConfigError(f"--ids-from {path}: expected a JSON list of ids or of objects with an 'id'")
+    blank = [n for n, item_id in enumerate(ids, 1) if item_id is None or not str(item_id).strip()]
+    if blank:  # exchangelib would abort the whole request on it, and str() would make null the id 'None'
+        raise ConfigError(f"--ids-from {path}: entry {blank[0]} has an empty or null id; remove it")
+    return [str(item_id) for item_id in ids]
+
+
+def ids_given(args):
+    """True when --id or --ids-from chose the messages, even zero of them: then filters are not used."""
+    return bool(getattr(args, "id", None)) or getattr(args, "ids_from", None) is not None
 
 
 def has_filters(args):
-    names = ("id", "unread", "sender", "recipient", "subject", "body_contains", "since", "until", "has_attachments",
+    names = ("unread", "sender", "recipient", "subject", "body_contains", "since", "until", "has_attachments",
              "category", "importance", "limit")
-    return any(getattr(args, name, None) for name in names)
+    return ids_given(args) or any(getattr(args, name, None) for name in names)
+
+
+def check_folder_path(path, flag):
+    """A folder path must name at least one folder ('/' alone would be the top of the mailbox),
+    each name within Exchange's 255 characters."""
+    names = [name for name in path.split("/") if name.strip()]
+    if not names:
+        raise ConfigError(f"{flag} {path!r} names no folder; give a path such as Inbox/Projects")
+    check_length(max(names, key=len), f"{flag} folder name", NAME_MAX)
+    return names
+
+
+def check_length(text, flag, limit):
+    if len(text) > limit:
+        raise ConfigError(f"{flag} is {len(text)} characters long; Exchange allows {limit} at most: shorten it")
+    return text
+
+
+def read_text(path, flag):
+    """The text of a UTF-8 file given as `flag`, or one line saying why not."""
+    path = check_file(path, flag)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{flag} {path}: not UTF-8 text; save it as UTF-8")
+    except OSError as error:
+        raise ConfigError(f"{flag} {path}: cannot be read ({error.strerror})")
 
 
 def folder_by_path(account, path, flag="--folder", create=False):
@@ -770,7 +825,7 @@ def folder_by_path(account, path, flag="--folder", create=False):
     from exchangelib.errors import DoesNotExist
     from exchangelib.folders import SHALLOW, Folder, SingleFolderQuerySet
     folder = account.msg_folder_root
-    for name in [part for part in path.split("/") if part.strip()]:
+    for name in check_folder_path(path, flag):
         try:
             folder = SingleFolderQuerySet(account=account, folder=folder).depth(SHALLOW).only(
                 "name", "total_count", "unread_count", "child_folder_count").get(name=name)
@@ -821,10 +876,14 @@ def find_messages(query, names, limit=None):
         fields.add(FieldPath(field=_sender_address_field()))
     search = None if query.q.is_empty() else Restriction(query.q, folders.folders, applies_to=Restriction.ITEMS)
     is_text = query.q.query_string is not None  # a search string (AQS) travels as QueryString, not Restriction
-    return FindItem(account=folders.account, page_size=min(limit or PAGE_MAX, PAGE_MAX)).call(
+    found = FindItem(account=folders.account, page_size=min(limit or PAGE_MAX, PAGE_MAX)).call(
         folders=folders.folders, additional_fields=fields or None, restriction=None if is_text else search,
         order_fields=query.order_fields, shape="IdOnly", query_string=search if is_text else None,
         depth="Shallow", calendar_view=None, max_items=limit, offset=0)
+    if fields:
+        return found
+    # with no field asked for, exchangelib answers (id, changekey) tuples: make them messages like the others
+    return (Message(account=folders.account, id=item_id, changekey=changekey) for item_id, changekey in found)
 
 
 def _sender_address_field():
@@ -861,16 +920,24 @@ def print_table(rows, columns):
     def text(value, column):
         if isinstance(value, bool):
             return "yes" if value else "no"
-        if isinstance(value, list):
-            return ", ".join(map(str, value))
         if value and column in ("received", "sent"):
             return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
-        return "" if value is None else " ".join(str(value).split())
+        value = ", ".join(map(str, value)) if isinstance(value, list) else value
+        return "" if value is None else " ".join(visible(str(value)).split())  # one line a row, nothing hidden
 
     cells = [[text(row.get(c), c) for c in columns] for row in rows]
     widths = [min(max([len(c)] + [len(r[i]) for r in cells]), limits.get(c, 200)) for i, c in enumerate(columns)]
     for line in [list(columns)] + cells:
         print("  ".join((v if len(v) <= w else v[:w - 1] + "…").ljust(w) for v, w in zip(line, widths)).rstrip())
+
+
+def visible(text, replacement=" "):
+    """`text` without what a terminal or a file manager would hide or act on: format characters
+    (category Cf: the bidi overrides that show invoice\\u202efdp.exe as 'invoiceexe.pdf', zero
+    widths) are dropped; control characters and line or paragraph separators become `replacement`."""
+    import unicodedata
+    return "".join("" if unicodedata.category(c) == "Cf" else replacement
+                   if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
 def run_in_chunks(items, size, call, verb):

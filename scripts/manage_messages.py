@@ -25,16 +25,24 @@ import ews_config
 ACTIONS = {"move": "moved", "copy": "copied", "archive": "archived", "delete": "deleted", "mark-read": "marked read",
            "mark-unread": "marked unread", "categorize": "categorized", "flag": "flagged", "unflag": "unflagged"}
 FLAGGED, COMPLETE = 2, 1  # PidTagFlagStatus values
+# The flags that only some actions use: given with another action they would be silently ignored.
+ONLY_FOR = {"to_folder": ("move", "copy"), "create_folder": ("move", "copy"), "mode": ("delete",),
+            "set": ("categorize",), "add": ("categorize",), "complete": ("flag",)}
 
 
 def check_action(args):
+    for name, actions in ONLY_FOR.items():
+        if getattr(args, name) and args.action not in actions:
+            raise ews_config.ConfigError(f"--{name.replace('_', '-')} is for {' and '.join(actions)}, "
+                                         f"not {args.action}; drop it")
+    args.mode = args.mode or "trash"
     if args.action in ("move", "copy") and not args.to_folder:
         raise ews_config.ConfigError(f"{args.action} needs --to-folder PATH")
-    if args.to_folder and args.action not in ("move", "copy"):
-        raise ews_config.ConfigError(f"--to-folder is for move and copy, not {args.action}")
+    if args.to_folder is not None:
+        ews_config.check_folder_path(args.to_folder, "--to-folder")
     if args.action == "categorize" and bool(args.set) == bool(args.add):
         raise ews_config.ConfigError("categorize needs --set NAME (replace) or --add NAME (keep the others), not both")
-    if args.action == "categorize" and args.add and args.id:
+    if args.action == "categorize" and args.add and ews_config.ids_given(args):
         raise ews_config.ConfigError("--add needs each message's current categories: choose with filters, or use --set")
     if not ews_config.has_filters(args) and not args.all:
         raise ews_config.ConfigError(f"no filter given: every message in {args.folder} would be "
@@ -80,7 +88,7 @@ def main(argv=None):
     parser.add_argument("--all", action="store_true", help="allow acting on every message of the folder")
     parser.add_argument("--to-folder", metavar="PATH", help="move/copy: the destination, e.g. Inbox/Done")
     parser.add_argument("--create-folder", action="store_true", help="create --to-folder if it does not exist")
-    parser.add_argument("--mode", choices=("trash", "soft", "hard"), default="trash",
+    parser.add_argument("--mode", choices=("trash", "soft", "hard"),
                         help="delete: to Deleted Items, recoverable, or for good (default trash)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME", help="categorize: these categories only")
     parser.add_argument("--add", action="append", default=[], metavar="NAME", help="categorize: add to the existing")
@@ -101,7 +109,7 @@ def main(argv=None):
             except ews_config.ConfigError:
                 if not (args.dry_run and args.create_folder):
                     raise
-        if args.id:
+        if ews_config.ids_given(args):  # exactly these ids, even none (an empty read_inbox.py --json list)
             items = [(item_id, None) for item_id in args.id]
             source = ews_config.folder_by_path(account, args.folder) if args.action == "archive" else None
         else:
@@ -115,6 +123,8 @@ def main(argv=None):
                     ews_config.message_row(item, ["id", "received", "from", "subject"]) for item in items]
             if args.json:
                 ews_config.print_json({"action": args.action, "dry_run": True, "count": len(items), "messages": rows})
+            elif not items:
+                print("no messages match (dry run, nothing changed)")
             else:
                 print(f"would have {ACTIONS[args.action]} {len(items)} messages{where} (dry run, nothing changed)")
                 ews_config.print_table(rows, ["received", "from", "subject"] if not args.id else ["id"])

@@ -43,7 +43,7 @@ def main(argv=None):
     with ews_config.connect(args) as ews:
         account = ews.account()
         wanted = [ews_config.MESSAGE_FIELDS[name] for name in args.fields if name != "id"]
-        if args.id:  # chosen by id: GetItem, which answers each id on its own
+        if ews_config.ids_given(args):  # chosen by id (even none): GetItem, which answers each id on its own
             found = list(account.fetch([(item_id, None) for item_id in args.id], only_fields=wanted))
         else:
             _, query = ews_config.message_query(account, args)

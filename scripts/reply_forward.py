@@ -39,9 +39,11 @@ def check_answer(args):
         raise ews_config.ConfigError("forward needs --to (or --cc/--bcc)")
     if args.action == "reply-all" and any(args.recipients.values()):
         raise ews_config.ConfigError("reply-all answers the original recipients; use reply with --cc to add people")
+    if args.new_subject is not None:
+        ews_config.check_length(args.new_subject, "--new-subject", ews_config.NAME_MAX)
     args.text = args.body or ""
     if args.body_file:
-        args.text = ews_config.check_file(args.body_file, "--body-file").read_text(encoding="utf-8")
+        args.text = ews_config.read_text(args.body_file, "--body-file")
         args.html = args.html or args.body_file.lower().endswith((".html", ".htm"))
     args.attach = [ews_config.check_file(path, "--attach") for path in args.attach]
 
@@ -88,7 +90,7 @@ def main(argv=None):
         original = choose(account, args)
         subject = args.new_subject or original.subject or ""
         if not args.new_subject and not subject.upper().startswith(PREFIX[args.action].strip()):
-            subject = PREFIX[args.action] + subject
+            subject = (PREFIX[args.action] + subject)[:ews_config.NAME_MAX]  # exchangelib refuses a longer one
         body = HTMLBody(args.text) if args.html else Body(args.text)
         to, cc, bcc = (args.recipients[kind] or None for kind in ("to", "cc", "bcc"))
         if args.action == "reply":
@@ -98,6 +100,10 @@ def main(argv=None):
                                              cc, bcc)
         elif args.action == "reply-all":
             response = original.create_reply_all(subject, body)
+            if not (response.to_recipients or response.cc_recipients or response.bcc_recipients):
+                # Exchange would refuse it (ErrorInvalidRecipients): say so before sending, and in a dry run
+                raise ews_config.ConfigError("the message has no sender or recipient other than you to reply to "
+                                             "all; use reply --to ADDR")
         else:
             response = original.create_forward(subject, body, to, cc, bcc)
         about = ews_config.message_row(original, ["id", "received", "from", "subject"])

@@ -33,14 +33,11 @@ def check_message(args):
         raise ews_config.ConfigError("--to, --cc or --bcc: give at least one recipient (or save with --draft)")
     if args.draft and args.no_save_copy:
         raise ews_config.ConfigError("--no-save-copy applies to sending; a --draft is always saved")
+    ews_config.check_length(args.subject, "--subject", ews_config.NAME_MAX)
     args.text = args.body or ""
     if args.body_file:
-        path = ews_config.check_file(args.body_file, "--body-file")
-        try:
-            args.text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ews_config.ConfigError(f"--body-file {path}: not UTF-8 text")
-        args.html = args.html or path.suffix.lower() in (".html", ".htm")
+        args.text = ews_config.read_text(args.body_file, "--body-file")
+        args.html = args.html or args.body_file.lower().endswith((".html", ".htm"))
     args.attach = [ews_config.check_file(path, "--attach") for path in args.attach]
     args.inline_image = [ews_config.check_file(path, "--inline-image") for path in args.inline_image]
     if args.inline_image and not args.html:

@@ -5,7 +5,8 @@ The tag is an extended (MAPI named) property: a name in a property set of your o
 GUID, PROPERTY_SET below) with a string value. Outlook and users do not see it and it
 travels with the message when it moves between folders, so a program can mark what it
 has processed and find it again server-side: find is one FindItem restriction on the
-property (IsEqualTo a value, or Exists). tag and untag use bulk_update in chunks.
+property (IsEqualTo a value, or Exists). --id/--ids-from choose exactly those messages
+instead (GetItem). tag and untag use bulk_update in chunks.
 
 Examples:
   tag_messages.py tag --name ProcessedBy --value invoice-bot --subject invoice --since 7d
@@ -29,6 +30,28 @@ def check_tag(args):
     if args.action == "tag" and not ews_config.has_filters(args) and not args.all:
         raise ews_config.ConfigError(f"no filter given: every message in {args.folder} would be tagged; "
                                      "add filters, or --all")
+    if args.chunk_size < 1:
+        raise ews_config.ConfigError("--chunk-size must be 1 or more")
+
+
+def choose(account, args):
+    """(messages with their tag, [((id, None), error)] for ids not found). By --id/--ids-from:
+    exactly those ids (GetItem); else the query (FindItem). find and untag keep the messages
+    that carry the tag (with --value: that value); the query asks the server for that."""
+    if not ews_config.ids_given(args):
+        _, query = ews_config.message_query(account, args)
+        if args.action != "tag":
+            query = query.filter(tag=args.value) if args.value else query.filter(tag__exists=True)
+        return list(ews_config.find_messages(query, ["id"] + COLUMNS, args.limit)), []
+    fields = [ews_config.MESSAGE_FIELDS.get(name, name) for name in COLUMNS]
+    found = list(account.fetch([(item_id, None) for item_id in args.id], only_fields=fields))
+    missing = [((item_id, None), error) for item_id, error in zip(args.id, found) if isinstance(error, Exception)]
+    for (item_id, _), error in missing:
+        print(f"ews: failed: --id {item_id}: {type(error).__name__}: {error}", file=sys.stderr)
+    items = [item for item in found if not isinstance(item, Exception)]
+    if args.action != "tag":
+        items = [item for item in items if item.tag is not None and args.value in (None, item.tag)]
+    return items, missing
 
 
 def main(argv=None):
@@ -53,10 +76,7 @@ def main(argv=None):
 
         Message.register("tag", Tag)  # now a field like any other: filter(tag=...), only("tag")
         account = ews.account()
-        _, query = ews_config.message_query(account, args)
-        if args.action != "tag":
-            query = query.filter(tag=args.value) if args.value else query.filter(tag__exists=True)
-        items = list(ews_config.find_messages(query, ["id"] + COLUMNS, args.limit))
+        items, missing = choose(account, args)
         failed = []
         if args.action != "find" and not args.dry_run:
             for item in items:
@@ -67,16 +87,20 @@ def main(argv=None):
                 "tagged" if args.action == "tag" else "untagged")
         rows = [ews_config.message_row(item, ["id"] + COLUMNS) for item in items]
 
+    failed, matched = missing + failed, len(items) + len(missing)  # an id not found counts as a failed message
     if args.json:
         ews_config.print_json(rows if args.action == "find" else {
-            "action": args.action, "dry_run": args.dry_run, "matched": len(items), "done": len(items) - len(failed),
+            "action": args.action, "dry_run": args.dry_run, "matched": matched, "done": matched - len(failed),
             "failed": ews_config.failures_json(failed), "messages": rows})
+    elif args.dry_run and not rows:
+        print("no messages match (dry run, nothing changed)")
     elif args.action == "find" or args.dry_run:
         if args.dry_run:
             print(f"would {args.action} {len(items)} messages (dry run, nothing changed)")
         ews_config.print_table(rows, COLUMNS) if rows else print("ews: no message matches", file=sys.stderr)
     else:
-        print(f"{args.action}ged {len(items) - len(failed)} of {len(items)} messages ({args.name})")
+        print(f"{args.action}ged {matched - len(failed)} of {matched} messages ({args.name})"
+              + (f"; {len(failed)} failed, each reported on stderr" if failed else ""))
     return 1 if failed else 0
 
 

@@ -114,11 +114,47 @@ BAD_INPUT = [
     ("attachments", ["attach", "--id", "x", "--file", "missing.bin"], "--file missing.bin: no such file"),
     ("attachments", ["list", "--until", "7d", "--since", "1d"], "is not after --since"),
     ("tag_messages", ["tag", "--name", "Seen"], "tag needs --value"),
+    # empty values are checked, not taken as absent
+    ("read_inbox", ["--since", ""], "--since '' is not a date"),
+    ("read_inbox", ["--until", ""], "--until '' is not a date"),
+    ("read_inbox", ["--from", ""], "--from '' is not an email address"),
+    ("reply_forward", ["reply", "--subject", "x", "--from", "", "--body", "x"], "--from '' is not an email address"),
+    # dates past what a datetime (or Exchange) holds
+    ("read_inbox", ["--since", "9999999d"], "--since '9999999d' is out of range"),
+    ("read_inbox", ["--since", "999999999999999999999h"], "is out of range"),
+    ("read_inbox", ["--until", "9999-12-31"], "--until '9999-12-31' is out of range"),
+    ("read_inbox", ["--since", "0001-01-01"], "--since '0001-01-01' is out of range"),
+    # Exchange's 255 characters for a subject or a folder name
+    ("send_email", ["--to", BOB, "--subject", "s" * 256, "--body", "x", "--dry-run"], "--subject is 256 characters"),
+    ("reply_forward", ["reply", "--subject", "x", "--new-subject", "s" * 300], "--new-subject is 300 characters"),
+    ("manage_messages", ["copy", "--subject", "x", "--to-folder", "Inbox/" + "f" * 300, "--create-folder"],
+     "--to-folder folder name is 300 characters"),
+    # a folder path must name a folder: / alone would be the top of the mailbox
+    ("manage_messages", ["move", "--subject", "x", "--to-folder", "/"], "--to-folder '/' names no folder"),
+    ("manage_messages", ["move", "--subject", "x", "--to-folder", "//"], "--to-folder '//' names no folder"),
+    ("read_inbox", ["--folder", "/"], "--folder '/' names no folder"),
+    # ids: empty or null ones would abort the whole bulk request
+    ("manage_messages", ["mark-read", "--id", "AAMk1", "--id", ""], "--id '': an id cannot be empty"),
+    ("manage_messages", ["mark-read", "--ids-from", "null.json"], "--ids-from null.json: entry 1 has an empty or null"),
+    ("manage_messages", ["mark-read", "--ids-from", "object.json"], "--ids-from object.json: expected a JSON list"),
+    ("reply_forward", ["reply", "--subject", "x", "--body-file", "latin1.txt"], "--body-file latin1.txt: not UTF-8"),
+    ("send_email", ["--to", BOB, "--body-file", "latin1.txt"], "--body-file latin1.txt: not UTF-8"),
+    ("attachments", ["download", "--subject", "x", "--out", "/dev/null/x"], "/dev/null is not a folder"),
+    # flags that do not apply to the action are refused, not ignored
+    ("manage_messages", ["delete", "--subject", "x", "--add", "Foo"], "--add is for categorize, not delete"),
+    ("manage_messages", ["delete", "--subject", "x", "--create-folder"], "--create-folder is for move and copy"),
+    ("manage_messages", ["move", "--subject", "x", "--to-folder", "Inbox/X", "--mode", "hard"], "--mode is for delete"),
+    ("manage_messages", ["unflag", "--subject", "x", "--complete"], "--complete is for flag, not unflag"),
+    ("tag_messages", ["tag", "--name", "Z", "--value", "v", "--subject", "x", "--chunk-size", -1], "--chunk-size must"),
+    ("tag_messages", ["tag", "--name", "Z", "--value", "v", "--subject", "x", "--chunk-size", 0], "--chunk-size must"),
 ]
 
 
 @pytest.mark.parametrize("script, args, message", BAD_INPUT, ids=[f"{s}:{m[:30]}" for s, _, m in BAD_INPUT])
-def test_bad_input_is_one_line_exit_2_and_sends_nothing(run, clean, script, args, message):
+def test_bad_input_is_one_line_exit_2_and_sends_nothing(run, clean, tmp_path, script, args, message):
+    (tmp_path / "latin1.txt").write_bytes("café".encode("latin-1"))
+    (tmp_path / "null.json").write_text("[null, 5]")
+    (tmp_path / "object.json").write_text('{"id": "AAMk1"}')
     clean.clear_requests()
     result = run(script, *args)
     assert result.returncode == 2, result.stderr
@@ -283,6 +319,9 @@ def test_read_inbox_filters_and_folder_paths(run, alice, tmp_path):
     first = as_json(run("read_inbox", "--folder", "Inbox/Projects/2026", "--order", "-importance", "--limit", 1,
                         "--json"))
     assert [r["subject"] for r in first] == ["Budget plan"]
+    only_id = as_json(run("read_inbox", "--folder", "Inbox/Projects/2026", "--order", "-importance", "--limit", 1,
+                          "--fields", "id", "--json"))
+    assert only_id == [{"id": first[0]["id"]}]
     ids = tmp_path / "ids.json"
     ids.write_text(json.dumps(first))
     [by_id] = as_json(run("read_inbox", "--ids-from", ids, "--fields", "subject", "--body", "--json"))
@@ -312,6 +351,13 @@ def test_reply_all_forward_html_and_drafts(run, alice, connect, tmp_path):
     assert "dry run, nothing sent" in dry.stdout and connect(ALICE).inbox.filter(subject="RE: Plan").count() == 1
     missing = run("reply_forward", "reply", "--subject", "No such thing", "--body", "x", email=BOB)
     assert missing.returncode == 1 and missing.stderr.startswith("ews: no message in Inbox matches")
+
+    bob = connect(BOB)
+    lonely = Message(account=bob, folder=bob.drafts, subject="Nobody", body="x")
+    lonely.save()  # no sender, no recipient: the dry run says what the real run would meet
+    for dry_run in (["--dry-run"], []):
+        refused = run("reply_forward", "reply-all", "--id", lonely.id, "--body", "x", *dry_run, email=BOB)
+        assert refused.returncode == 2 and "no sender or recipient other than you" in refused.stderr
 
 
 # ---- manage_messages -------------------------------------------------------------------------
@@ -355,7 +401,7 @@ def test_failed_elements_are_reported_and_the_others_moved(run, alice, tmp_path)
     assert alice.inbox.total_count == 0
 
 
-def test_manage_actions_and_dry_run(run, alice, clean):
+def test_manage_actions_and_dry_run(run, alice, clean, tmp_path):
     make_messages(alice, alice.inbox, 3, subject=lambda i: f"Act {i}", categories=["Old"], is_read=False)
 
     class FlagStatus(ExtendedProperty):
@@ -369,6 +415,15 @@ def test_manage_actions_and_dry_run(run, alice, clean):
     dry = ok(run("manage_messages", "delete", "--subject", "act", "--mode", "hard", "--dry-run"))
     assert "would have deleted 3 messages (dry run, nothing changed)" in dry.stdout and "Act 2" in dry.stdout
     assert set(operations(clean)) <= FOLDER_OPS | {"FindItem"}
+    nothing = ok(run("manage_messages", "delete", "--subject", "no such subject", "--dry-run"))
+    assert nothing.stdout == "no messages match (dry run, nothing changed)\n"
+
+    (tmp_path / "none.json").write_text("[]")  # ids given, even none: the filters (--limit 3) are not used
+    assert ok(run("manage_messages", "delete", "--ids-from", "none.json", "--limit", 3, "--dry-run")).stdout == \
+        nothing.stdout
+    assert as_json(run("manage_messages", "mark-read", "--ids-from", "none.json", "--limit", 3, "--json"))["matched"] \
+        == 0
+    assert state("is_read") == [(f"Act {i}", False) for i in range(3)]
 
     ok(run("manage_messages", "mark-read", "--subject", "act", "--limit", 2, "--order", "subject"))
     assert state("is_read") == [("Act 0", True), ("Act 1", True), ("Act 2", False)]
@@ -405,7 +460,7 @@ def test_manage_actions_and_dry_run(run, alice, clean):
 
 def test_download_makes_hostile_names_safe_inside_the_target(run, alice, tmp_path):
     names = ["../../etc/passwd", "C:\\evil.exe", "", "x" * 300 + ".txt", ".bashrc", "CON.txt", "a/b/report.pdf",
-             "report.pdf", "..", "tab\tand\nnewline?.txt"]
+             "report.pdf", "..", "tab\tand\nnewline?.txt", "invoice\u202efdp.exe", "zero\u200bwidth\x85.txt"]
     message = Message(account=alice, folder=alice.inbox, subject="Hostile names")
     message.attach([FileAttachment(name=name, content=f"content {i}".encode()) for i, name in enumerate(names)])
     message.save()
@@ -420,12 +475,14 @@ def test_download_makes_hostile_names_safe_inside_the_target(run, alice, tmp_pat
     assert [path.name for path in saved[:3]] == ["passwd (1)", "evil.exe", "attachment"]
     assert saved[3].name.endswith(".txt") and len(saved[3].name.encode()) <= 150
     assert [path.name for path in saved[4:]] == ["bashrc", "_CON.txt", "report.pdf", "report (1).pdf",
-                                                 "attachment (1)", "tab_and_newline_.txt"]
+                                                 "attachment (1)", "tab_and_newline_.txt", "invoicefdp.exe",
+                                                 "zerowidth_.txt"]
     assert (out / "passwd").read_text() == "already here"  # an existing file is never replaced
     assert [path.read_bytes() for path in saved] == [f"content {i}".encode() for i in range(len(names))]
     assert not (tmp_path / "etc").exists() and not Path("/etc/passwd (1)").exists()
     listing = ok(run("attachments", "list", "--subject", "hostile")).stdout
     assert "C:\\evil.exe" in listing and listing.count("Hostile names") == len(names)
+    assert "invoicefdp.exe" in listing and "\u202e" not in listing and "\u200b" not in listing
 
     carrier = Message(account=alice, folder=alice.inbox, subject="Carrier")  # an attached message becomes .eml
     carrier.attach(ItemAttachment(name="../Inner note", item=Message(subject="Inner note", body="inside")))
@@ -513,3 +570,20 @@ def test_tag_find_and_untag_with_an_extended_property(run, alice):
     ok(run("tag_messages", "untag", "--name", "ProcessedBy", "--value", "bot-1"))
     left = as_json(run("tag_messages", "find", "--name", "ProcessedBy", "--json"))
     assert [row["subject"] for row in left] == ["Invoice 3"]
+
+
+def test_tag_by_id_acts_on_those_ids_only(run, alice, tmp_path):
+    make_messages(alice, alice.inbox, 3, subject=lambda i: f"Pick {i}")
+    [chosen] = as_json(run("read_inbox", "--subject", "pick 1", "--json"))
+    dry = ok(run("tag_messages", "tag", "--name", "Picked", "--value", "yes", "--id", chosen["id"], "--dry-run"))
+    assert "would tag 1 messages" in dry.stdout and "Pick 0" not in dry.stdout
+    result = run("tag_messages", "tag", "--name", "Picked", "--value", "yes", "--id", chosen["id"], "--id",
+                 alice.inbox.get(subject="Pick 2").id + "x", "--json")  # a bad id fails alone
+    summary = json.loads(result.stdout)
+    assert result.returncode == 1 and (summary["matched"], summary["done"], len(summary["failed"])) == (3 - 1, 1, 1)
+    assert [r["subject"] for r in as_json(run("tag_messages", "find", "--name", "Picked", "--json"))] == ["Pick 1"]
+    (tmp_path / "none.json").write_text("[]")  # what read_inbox.py --json writes when nothing matches
+    dry = ok(run("tag_messages", "untag", "--name", "Picked", "--ids-from", "none.json", "--dry-run"))
+    assert dry.stdout == "no messages match (dry run, nothing changed)\n"
+    assert as_json(run("tag_messages", "untag", "--name", "Picked", "--ids-from", "none.json", "--json"))["done"] == 0
+    assert len(as_json(run("tag_messages", "find", "--name", "Picked", "--json"))) == 1
