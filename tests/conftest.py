@@ -45,8 +45,6 @@ class SchemaCheck:
 def schema_check():
     folder = os.environ.get(SCHEMA_DIR_VARIABLE)
     if not folder or not (Path(folder) / "messages.xsd").exists():
-        if os.environ.get("EWS_SCHEMA_REQUIRED") == "1":
-            pytest.exit(f"{SCHEMA_DIR_VARIABLE}={folder!r} has no messages.xsd and the schema check is required", 3)
         print(f"\nschema check skipped: set {SCHEMA_DIR_VARIABLE} to a folder with messages.xsd "
               "(an Exchange server publishes it at /EWS/messages.xsd)")
         return None
@@ -61,20 +59,51 @@ def _fail_on_invalid_answer(request, schema_check):
         pytest.fail(f"the sandbox sent an answer that breaks messages.xsd: {failure}")
 
 
-def pytest_terminal_summary(terminalreporter):
+# Counts of this process (docs blocks, validated answers); under pytest-xdist each worker
+# sends its own to the controller, which adds them up for the summary and the CI check.
+TOTALS = {"docs_ran": 0, "docs_skipped": 0, "schema_checked": 0}
+
+
+def _own_counts():
     docs = sys.modules.get("test_docs")
-    if docs is not None and (docs.COUNTS["ran"] or docs.COUNTS["skipped"]):
-        terminalreporter.write_line(f"docs: {docs.COUNTS['ran']} python blocks ran, "
-                                    f"{docs.COUNTS['skipped']} skipped (no-run)")
     check = getattr(pytest, "_ews_schema_check", None)
-    if check is not None:
-        terminalreporter.write_line(f"schema check: {check.checked} sandbox answers validated against messages.xsd")
+    return {"docs_ran": docs.COUNTS["ran"] if docs else 0, "docs_skipped": docs.COUNTS["skipped"] if docs else 0,
+            "schema_checked": check.checked if check else 0}
+
+
+def pytest_testnodedown(node, error):  # controller side of pytest-xdist
+    for name, value in getattr(node, "workeroutput", {}).get("ews_counts", {}).items():
+        TOTALS[name] += value
+
+
+def _totals():
+    return {name: TOTALS[name] + value for name, value in _own_counts().items()}
+
+
+def pytest_terminal_summary(terminalreporter):
+    totals = _totals()
+    if totals["docs_ran"] or totals["docs_skipped"]:
+        terminalreporter.write_line(f"docs: {totals['docs_ran']} python blocks ran, "
+                                    f"{totals['docs_skipped']} skipped (no-run)")
+    if os.environ.get(SCHEMA_DIR_VARIABLE):
+        terminalreporter.write_line(f"schema check: {totals['schema_checked']} sandbox answers validated "
+                                    "against messages.xsd")
+
+
+def pytest_sessionstart(session):
+    """Where the check is required (CI), a missing schema stops the run before it starts."""
+    folder = os.environ.get(SCHEMA_DIR_VARIABLE)
+    if os.environ.get("EWS_SCHEMA_REQUIRED") == "1" and not (folder and (Path(folder) / "messages.xsd").exists()):
+        pytest.exit(f"{SCHEMA_DIR_VARIABLE}={folder!r} has no messages.xsd and the schema check is required", 3)
 
 
 def pytest_sessionfinish(session, exitstatus):
     """Where the check is required (CI), a run in which it validated nothing fails."""
-    check = getattr(pytest, "_ews_schema_check", None)
-    if os.environ.get("EWS_SCHEMA_REQUIRED") == "1" and (check is None or check.checked == 0):
+    worker = getattr(session.config, "workeroutput", None)
+    if worker is not None:  # a pytest-xdist worker: report, the controller decides
+        worker["ews_counts"] = _own_counts()
+        return
+    if os.environ.get("EWS_SCHEMA_REQUIRED") == "1" and _totals()["schema_checked"] == 0:
         print("\nschema check required but no sandbox answer was validated")
         session.exitstatus = 1
 
