@@ -637,6 +637,7 @@ def _timezone(name):
 
 # ---- mail: queries, folders and output shared by the mail scripts -------------------
 
+EWS_ID = re.compile(r"[A-Za-z0-9+/=_-]+")
 ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 # What a listing can show (output name: exchangelib Message field). FindItem returns all of them.
 MESSAGE_FIELDS = {"id": "id", "received": "datetime_received", "from": "author", "to": "display_to",
@@ -757,6 +758,9 @@ def check_query(args):
         raise ConfigError("--id '': an id cannot be empty; drop it")
     if get("ids_from") is not None:
         args.id = list(get("id") or []) + read_ids(args.ids_from)
+    odd = next((item_id for item_id in get("id") or [] if not EWS_ID.fullmatch(item_id.strip())), None)
+    if odd is not None:  # ids are base64 text; anything else would fail inside exchangelib
+        raise ConfigError(f"--id {odd[:40]!r}: not an EWS item id (they are base64 text, as read_inbox.py --json gives)")
 
 
 def read_ids(path):
@@ -764,7 +768,10 @@ def read_ids(path):
     list of ids, or one id a line. An empty list is kept: it means no message, not "use the filters"."""
     if path != "-" and not Path(path).is_file():
         raise ConfigError(f"--ids-from {path}: no such file")
-    text = sys.stdin.read() if path == "-" else read_text(path, "--ids-from")
+    try:
+        text = sys.stdin.read() if path == "-" else read_text(path, "--ids-from")
+    except UnicodeDecodeError:
+        raise ConfigError("--ids-from -: standard input is not UTF-8 text")
     if not text.lstrip().startswith(("[", "{")):
         return [line.strip() for line in text.splitlines() if line.strip()]
     try:

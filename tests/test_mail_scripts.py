@@ -99,6 +99,7 @@ BAD_INPUT = [
     ("send_email", ["--subject", "x", "--body", "x"], "give at least one recipient"),
     ("send_email", ["--to", BOB, "--body", "x", "--inline-image", __file__], "--inline-image needs an HTML body"),
     ("read_inbox", ["--since", "2026-03-01", "--until", "2026-02-01"], "--until 2026-02-01 is not after --since"),
+    ("manage_messages", ["mark-read", "--id", "not an id"], "--id 'not an id': not an EWS item id"),
     ("read_inbox", ["--since", "last tuesday"], "--since 'last tuesday' is not a date"),
     ("read_inbox", ["--from", "alice"], "--from 'alice' is not an email address"),
     ("read_inbox", ["--folder", "Inbox/No such folder"], "there is no folder 'No such folder' in 'Inbox'"),
