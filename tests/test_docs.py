@@ -37,7 +37,6 @@ def python_blocks(path):
 @pytest.mark.parametrize("path", [p for p in DOCS if p.exists()], ids=lambda p: p.relative_to(BUNDLE).as_posix())
 def test_doc_blocks_run(path, clean, connect, sandbox):
     clean.reset("demo")
-    Path("/tmp/ews-doc-cache.json").unlink(missing_ok=True)  # auth.md's token cache starts empty
     namespace = {"__name__": f"doc:{path.name}", "account": connect(ALICE), "bob": connect(BOB),
                  "demo": demo_tenant(sandbox)}
     for line, code, reason in python_blocks(path):
