@@ -33,11 +33,9 @@ class Sandbox:
         self.database = Database(self.db_path)
         self.state_folder = self.db_path.parent / f"{self.db_path.name}.d"
         self.state_folder.mkdir(parents=True, exist_ok=True)
-        with self.database.transaction() as conn:
-            is_new = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
-        if is_new or reset:
-            seeds.apply(self.database, seed)
-        with self.database.transaction() as conn:
+        with self.database.transaction() as conn:  # one write lock: two processes on a new file seed once
+            if reset or conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0:
+                seeds.apply(self.database, seed)
             if not registry.apps(conn):  # a database made before the app registrations
                 seeds.register_apps(conn)
         self.admin_token = secrets.token_urlsafe(24)

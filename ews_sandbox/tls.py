@@ -3,6 +3,7 @@ server, or another process on the same database, presents a certificate its clie
 already trust."""
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import trustme
@@ -11,23 +12,37 @@ SERVER_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def _write_atomically(path, data, mode=0o644):
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     temporary.write_bytes(data)
     temporary.chmod(mode)
     os.replace(temporary, path)
+
+
+def _ensure_ca(folder):
+    """The CA's certificate and key as one pair: made in a private folder, then renamed into
+    place, so that processes starting together agree on one CA (the first rename wins)."""
+    ca_folder = folder / "ca"
+    if ca_folder.is_dir():
+        return ca_folder
+    draft = folder / f".ca-{os.getpid()}-{secrets.token_hex(4)}"
+    draft.mkdir()
+    ca = trustme.CA(organization_name="EWS sandbox test CA")
+    _write_atomically(draft / "ca-key.pem", ca.private_key_pem.bytes(), 0o600)
+    _write_atomically(draft / "ca.pem", ca.cert_pem.bytes())
+    try:
+        os.rename(draft, ca_folder)
+    except OSError:  # another process was first: use its CA
+        shutil.rmtree(draft, ignore_errors=True)
+    return ca_folder
 
 
 class Certificates:
     def __init__(self, folder):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.ca_bundle = self.folder / "ca.pem"
-        ca_key = self.folder / "ca-key.pem"
-        if not (self.ca_bundle.exists() and ca_key.exists()):
-            ca = trustme.CA(organization_name="EWS sandbox test CA")
-            _write_atomically(ca_key, ca.private_key_pem.bytes(), 0o600)
-            _write_atomically(self.ca_bundle, ca.cert_pem.bytes())
-        self.ca = trustme.CA.from_pem(self.ca_bundle.read_bytes(), ca_key.read_bytes())
+        ca_folder = _ensure_ca(self.folder)
+        self.ca_bundle = ca_folder / "ca.pem"
+        self.ca = trustme.CA.from_pem(self.ca_bundle.read_bytes(), (ca_folder / "ca-key.pem").read_bytes())
         issued = self.ca.issue_cert(*SERVER_NAMES)
         tag = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.cert_file = self.folder / f"server-{tag}.pem"

@@ -256,3 +256,29 @@ def test_requests_exchange_refuses_are_refused(case, operation, code, sandbox, c
                            verify=sandbox.ca_bundle)
     assert code.encode() in answer.content, answer.text[-500:]
     assert b"NoError" not in answer.content
+
+
+def test_sandboxes_starting_together_on_a_new_database_agree(tmp_path):
+    """One CA, one signing key, one seed: what scripts started side by side rely on."""
+    import sqlite3
+    import threading
+    from ews_sandbox import Sandbox
+    started, failures = [], []
+
+    def start():
+        try:
+            with Sandbox(db_path=tmp_path / "together.db") as running:
+                started.append(running.ca_bundle)
+        except Exception as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures and len(started) == 4 and len(set(started)) == 1
+    single = tmp_path / "single.db"
+    Sandbox(db_path=single).database.close()
+    count = lambda path: sqlite3.connect(path).execute("SELECT COUNT(*) FROM items").fetchone()[0]  # noqa: E731
+    assert count(tmp_path / "together.db") == count(single)  # seeded once, not four times

@@ -4,6 +4,7 @@ first one issued; published as a JWKS, as Entra ID publishes its keys."""
 import base64
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 import jwt
@@ -24,7 +25,7 @@ def _load_or_create(path):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")  # unique per thread too
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(pem)
