@@ -85,7 +85,7 @@ def bench_indexed_query(sandbox, account, sizes):
     for size in sizes:
         folder = _new_folder(sandbox, account, f"Query {size}", size)
         timings = []
-        for attempt in range(5):
+        for _ in range(5):
             sandbox.request_log.clear()
             found = list(folder.filter(subject=f"Bench message {size // 2}").only("subject"))
             timings += _server_ms(sandbox, "FindItem")

@@ -34,7 +34,6 @@ SETUP_SCRIPT = {
 DEFAULT_SANDBOX_DB = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "ews-sandbox" / "sandbox.db"
 DEFAULT_TOKEN_CACHE = Path.home() / ".cache" / "ews-skill" / "msal-token-cache.json"
 PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
-EWS_SCOPE = "https://outlook.office365.com/EWS.AccessAsUser.All"
 
 
 class ConfigError(Exception):
@@ -812,6 +811,15 @@ def check_length(text, flag, limit):
     if len(text) > limit:
         raise ConfigError(f"{flag} is {len(text)} characters long; Exchange allows {limit} at most: shorten it")
     return text
+
+
+def check_body_and_files(args):
+    """--body or --body-file (a .html file implies --html) into args.text; --attach files checked."""
+    args.text = args.body or ""
+    if args.body_file:
+        args.text = read_text(args.body_file, "--body-file")
+        args.html = args.html or args.body_file.lower().endswith((".html", ".htm"))
+    args.attach = [check_file(path, "--attach") for path in args.attach]
 
 
 def read_text(path, flag):

@@ -41,11 +41,7 @@ def check_answer(args):
         raise ews_config.ConfigError("reply-all answers the original recipients; use reply with --cc to add people")
     if args.new_subject is not None:
         ews_config.check_length(args.new_subject, "--new-subject", ews_config.NAME_MAX)
-    args.text = args.body or ""
-    if args.body_file:
-        args.text = ews_config.read_text(args.body_file, "--body-file")
-        args.html = args.html or args.body_file.lower().endswith((".html", ".htm"))
-    args.attach = [ews_config.check_file(path, "--attach") for path in args.attach]
+    ews_config.check_body_and_files(args)
 
 
 def choose(account, args):

@@ -34,11 +34,7 @@ def check_message(args):
     if args.draft and args.no_save_copy:
         raise ews_config.ConfigError("--no-save-copy applies to sending; a --draft is always saved")
     ews_config.check_length(args.subject, "--subject", ews_config.NAME_MAX)
-    args.text = args.body or ""
-    if args.body_file:
-        args.text = ews_config.read_text(args.body_file, "--body-file")
-        args.html = args.html or args.body_file.lower().endswith((".html", ".htm"))
-    args.attach = [ews_config.check_file(path, "--attach") for path in args.attach]
+    ews_config.check_body_and_files(args)
     args.inline_image = [ews_config.check_file(path, "--inline-image") for path in args.inline_image]
     if args.inline_image and not args.html:
         raise ews_config.ConfigError('--inline-image needs an HTML body (--html) that shows it: <img src="cid:NAME">')

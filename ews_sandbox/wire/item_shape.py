@@ -14,7 +14,7 @@ from ..model.items import DEFAULT_CLASS, item_id_text
 from ..model.properties import bool_text, child, extended_key, parse_item
 from . import mime
 from .errors import EWSError
-from .ns import T, local, m, sub, t
+from .ns import T, local, sub, t
 from .paths import is_path, parse_path
 from .schema_order import CHILD_ORDER
 
@@ -35,8 +35,6 @@ DEFAULT_VALUES = {"Importance": "Normal", "Sensitivity": "Normal"}
 # MAPI properties Exchange computes, readable as extended properties: PidTagSenderSmtpAddress
 # and PidTagSenderName, which give a sender's address where FindItem gives only the name.
 COMPUTED_TAGS = {0x5D01: ("From", "EmailAddress"), 0x0C1A: ("From", "Name")}
-# Computed on request only, never part of AllProperties.
-ON_REQUEST_ONLY = frozenset({"MimeContent", "UniqueBody", "TextBody", "NormalizedBody"})
 
 
 @dataclass
@@ -73,6 +71,7 @@ class ItemRenderer:
         self.shape = shape
         self.for_find = for_find  # FindItem's summary: see LEFT_OUT_OF_FIND and NAME_ONLY_IN_FIND
         self._folder_keys = {}
+        self._owners = {}  # mailbox id -> its owner's address, for IsFromMe
 
     def render(self, row, parent):
         item = parse_item(row["xml"])
@@ -175,9 +174,10 @@ class ItemRenderer:
         return _text_element("IsAssociated", bool_text(row["is_associated"]))
 
     def _computed_IsFromMe(self, row, item):
-        owner = self.conn.execute("SELECT email FROM users WHERE id = ?", (row["mailbox_id"],)).fetchone()
-        sender = row["sender"]
-        return _text_element("IsFromMe", bool_text(owner is not None and sender == owner["email"].casefold()))
+        if row["mailbox_id"] not in self._owners:
+            owner = self.conn.execute("SELECT email FROM users WHERE id = ?", (row["mailbox_id"],)).fetchone()
+            self._owners[row["mailbox_id"]] = owner["email"].casefold() if owner else None
+        return _text_element("IsFromMe", bool_text(row["sender"] == self._owners[row["mailbox_id"]]))
 
     def _computed_DisplayTo(self, row, item):
         return _display_list(item, "ToRecipients", "DisplayTo")
@@ -330,6 +330,3 @@ def _only_entries(element, keys):
             copy.append(etree.fromstring(etree.tostring(entry)))
     return copy
 
-
-def items_container(parent, tag="Items"):
-    return sub(parent, m(tag))

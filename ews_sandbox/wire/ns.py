@@ -27,7 +27,3 @@ def sub(parent, tag, text=None, **attrs):
         child.text = text
     return child
 
-
-def text_of(parent, tag, default=None):
-    child = parent.find(tag)
-    return child.text if child is not None and child.text is not None else default

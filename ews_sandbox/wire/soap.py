@@ -19,7 +19,6 @@ class SoapRequest:
     operation: str
     body: etree._Element  # the m:<Operation> element
     impersonate: str | None  # primary SMTP address from ExchangeImpersonation
-    requested_version: str | None
 
 
 def parse_request(data):
@@ -36,15 +35,13 @@ def parse_request(data):
     if etree.QName(operation).namespace != M:
         raise schema_fault(f"The request failed schema validation: unexpected element {operation.tag}.")
     header = root.find(f"{{{SOAP}}}Header")
-    impersonate = version = None
+    impersonate = None
     if header is not None:
         address = header.find(f"{t('ExchangeImpersonation')}/{t('ConnectingSID')}/{t('PrimarySmtpAddress')}")
         if address is None:
             address = header.find(f"{t('ExchangeImpersonation')}/{t('ConnectingSID')}/{t('SmtpAddress')}")
         impersonate = address.text.strip() if address is not None and address.text else None
-        requested = header.find(t("RequestServerVersion"))
-        version = requested.get("Version") if requested is not None else None
-    return SoapRequest(local(operation), operation, impersonate, version)
+    return SoapRequest(local(operation), operation, impersonate)
 
 
 def schema_fault(text):
