@@ -2,7 +2,7 @@
 this process. The command line and the test fixtures both start it from here.
 
     with Sandbox(db_path="state.db", seed="demo") as sandbox:
-        sandbox.ews_url, sandbox.ca_bundle, sandbox.admin_token, sandbox.users
+        sandbox.ews_url, sandbox.ca_bundle, sandbox.admin_token, sandbox.users, sandbox.autodiscover_url
         sandbox.authority_url, sandbox.tenant_id, sandbox.apps   # OAuth (TLS only)
 """
 import os
@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from . import seed as seeds
+from .autodiscover import AUTODISCOVER_PATH
 from .auth import CHALLENGES, Authenticator
 from .faults import FaultPlan
 from .model import directory
@@ -98,6 +99,11 @@ class Sandbox:
         return self.base_url + EWS_PATH
 
     @property
+    def autodiscover_url(self):
+        """SOAP Autodiscover (GetUserSettings), as Exchange serves it beside EWS."""
+        return self.base_url + AUTODISCOVER_PATH
+
+    @property
     def ca_bundle(self):
         return str(self.certificates.ca_bundle) if self.tls else None
 
@@ -127,7 +133,8 @@ class Sandbox:
         """The JSON object `serve --json` prints once connections are accepted."""
         return {"ews_url": self.ews_url, "ca_bundle": self.ca_bundle, "admin_token": self.admin_token,
                 "users": [{"email": u["email"], "password": u["password"]} for u in self.users],
-                "db": str(self.db_path), "authority": self.authority_url, "apps": self.apps}
+                "db": str(self.db_path), "authority": self.authority_url, "apps": self.apps,
+                "autodiscover_url": self.autodiscover_url}
 
     # ---- hooks for the server ----
     def reset(self, seed):

@@ -1,6 +1,7 @@
 """The HTTP face of the sandbox: a WSGI application served by cheroot.
 
 /EWS/Exchange.asmx  EWS SOAP, authenticated as Exchange does it (401 + WWW-Authenticate)
+/autodiscover/autodiscover.svc  SOAP Autodiscover (autodiscover.py), authenticated the same way
 /_sandbox/...       the admin API (admin.py), loopback only, token in X-Admin-Token
 anything else       the OAuth authority (oauth/) when it runs, else 404
 """
@@ -11,7 +12,7 @@ import traceback
 
 from cheroot import wsgi
 
-from . import admin
+from . import admin, autodiscover
 from .auth import AuthFailed
 from .model import directory
 from .ops.context import Context
@@ -67,6 +68,8 @@ class Application:
             if environ["REQUEST_METHOD"] != "POST":
                 return _plain(start_response, "405 Method Not Allowed", b"POST SOAP requests here.\n")
             return self._ews(environ, start_response)
+        if path.lower() == autodiscover.AUTODISCOVER_PATH:
+            return autodiscover.handle(self.sandbox, environ, start_response, read_body(environ))
         if self.sandbox.fallback_route is not None:  # the OAuth authority: /{any tenant}/...
             return self.sandbox.fallback_route(environ, start_response)
         return _plain(start_response, "404 Not Found", b"Not found.\n")
