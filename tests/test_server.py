@@ -174,6 +174,7 @@ def test_cli_ready_line_restart_and_two_processes_on_one_database(tmp_path, sand
     try:
         assert set(ready) >= {"ews_url", "ca_bundle", "admin_token", "users"}
         assert ready["ews_url"].startswith("https://127.0.0.1:") and ready["ews_url"].endswith("/EWS/Exchange.asmx")
+        assert ready["autodiscover_url"] == ready["ews_url"].replace("/EWS/Exchange.asmx", "/autodiscover/autodiscover.svc")
         second, ready2 = _serve(db)
         try:
             sender = _account(ready, ALICE)
