@@ -122,6 +122,16 @@ def test_server_time_zones_carry_windows_rules(clean, connect):
     assert _rule(kolkata, 2020)[0] == -330 and len(kolkata.transitions_groups[0].transitions) == 1  # no DST
 
 
+def test_an_unknown_time_zone_id_is_refused(clean, connect):
+    from exchangelib.errors import ErrorTimeZone
+    from exchangelib.services import GetServerTimeZones
+
+    protocol = connect(ALICE).protocol
+    unknown = type("Zone", (), {"ms_id": "Middle Earth Standard Time"})()
+    with pytest.raises(ErrorTimeZone):
+        list(GetServerTimeZones(protocol=protocol).call(timezones=[unknown], return_full_timezone_data=False))
+
+
 # ---- ConvertId ------------------------------------------------------------------------
 
 # An EwsId as Exchange makes it: another mailbox's GUID around a 46-byte folder entry id.

@@ -217,6 +217,8 @@ def test_every_response_code_the_sandbox_uses_is_in_the_schema():
     allowed = set(re.findall(r'<xs:enumeration value="(Error\w+)"', (Path(folder) / "messages.xsd").read_text()))
     used = set()
     for source in Path(ROOT, "ews_sandbox").rglob("*.py"):
+        if source.name == "autodiscover.py":  # another protocol: its element names (ErrorCode) are not EWS codes
+            continue
         used |= set(re.findall(r'"(Error[A-Z]\w+)"', source.read_text()))
     assert used and used <= allowed, sorted(used - allowed)
 

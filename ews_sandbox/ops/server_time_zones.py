@@ -32,7 +32,7 @@ def get_server_time_zones(ctx, body):
         ids = requested or sorted(MS_TIMEZONE_TO_IANA_MAP, key=_sort_key)
         unknown = [zone_id for zone_id in ids if zone_id not in MS_TIMEZONE_TO_IANA_MAP]
         if unknown:
-            raise EWSError("ErrorInvalidTimeZone", f"The time zone {unknown[0]!r} is not known to the server.")
+            raise EWSError("ErrorTimeZone", f"The time zone {unknown[0]!r} is not known to the server.")
         definitions = message.find(m("TimeZoneDefinitions"))
         for zone_id in ids:
             render_definition(definitions, zone_id, full)
