@@ -13,8 +13,6 @@ import functools
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from exchangelib.winzone import MS_TIMEZONE_TO_IANA_MAP
-
 from ..wire.errors import EWSError
 from ..wire.ns import m, sub, t
 from ..wire.soap import respond_each
@@ -24,13 +22,21 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 _STEP = timedelta(days=7)
 
 
+@functools.lru_cache(maxsize=None)
+def windows_zones():
+    """Windows zone id -> IANA zone, as exchangelib maps them (imported on first use: the
+    package costs a noticeable part of a second, which a sandbox start should not pay)."""
+    from exchangelib.winzone import MS_TIMEZONE_TO_IANA_MAP
+    return dict(MS_TIMEZONE_TO_IANA_MAP)
+
+
 def get_server_time_zones(ctx, body):
     full = (body.get("ReturnFullTimeZoneData") or "false").strip().lower() in ("true", "1")
     requested = [(node.text or "").strip() for node in body.iterfind(f"{m('Ids')}/{t('Id')}")]
 
     def handle(_, message):
-        ids = requested or sorted(MS_TIMEZONE_TO_IANA_MAP, key=_sort_key)
-        unknown = [zone_id for zone_id in ids if zone_id not in MS_TIMEZONE_TO_IANA_MAP]
+        ids = requested or sorted(windows_zones(), key=_sort_key)
+        unknown = [zone_id for zone_id in ids if zone_id not in windows_zones()]
         if unknown:
             raise EWSError("ErrorTimeZone", f"The time zone {unknown[0]!r} is not known to the server.")
         definitions = message.find(m("TimeZoneDefinitions"))
@@ -79,7 +85,7 @@ class Rule(tuple):
 @functools.lru_cache(maxsize=None)
 def yearly_rule_groups(zone_id):
     """[(first year, Rule)], one entry per run of years that share a rule."""
-    zone = ZoneInfo(MS_TIMEZONE_TO_IANA_MAP[zone_id])
+    zone = ZoneInfo(windows_zones()[zone_id])
     groups = []
     for year in range(FIRST_YEAR, LAST_YEAR + 1):
         rule = _rule_of_year(zone, year)
@@ -143,7 +149,7 @@ def _recurring(group, period_id, change):
 @functools.lru_cache(maxsize=None)
 def standard_offset(zone_id):
     """Today's standard offset, in minutes east of UTC: the smaller one of January and July."""
-    zone, year = ZoneInfo(MS_TIMEZONE_TO_IANA_MAP[zone_id]), datetime.now(timezone.utc).year
+    zone, year = ZoneInfo(windows_zones()[zone_id]), datetime.now(timezone.utc).year
     return min(_offset(zone, datetime(year, month, 1, tzinfo=timezone.utc)) for month in (1, 7))
 
 
@@ -154,7 +160,7 @@ def display_name(zone_id):
     sign = "+" if standard >= 0 else "-"
     hours, minutes = divmod(abs(standard), 60)
     offset = "(UTC)" if standard == 0 else f"(UTC{sign}{hours:02d}:{minutes:02d})"
-    return f"{offset} {MS_TIMEZONE_TO_IANA_MAP[zone_id].replace('_', ' ')}"
+    return f"{offset} {windows_zones()[zone_id].replace('_', ' ')}"
 
 
 def _sort_key(zone_id):
