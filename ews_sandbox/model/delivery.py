@@ -2,7 +2,8 @@
 Inbox of every sandbox user among its recipients (distribution lists expanded).
 
 Recipients outside the sandbox are accepted and go nowhere, as mail to the Internet
-would. Bcc recipients get their copy, and no copy shows the Bcc line but the sender's.
+would. Bcc recipients get their copy, and no copy shows the Bcc line but the sender's;
+nor the sender's categories, flag or reminder.
 """
 import copy
 import uuid
@@ -14,6 +15,10 @@ from . import attachments, directory, folders, items
 from .properties import child, now_text
 
 RECIPIENT_FIELDS = ("ToRecipients", "CcRecipients", "BccRecipients")
+# The sender's own marks on a message do not travel with it: Exchange's transport strips
+# categories, and flags and reminders belong to the mailbox that set them.
+PERSONAL_PROPERTIES = ("BccRecipients", "Categories", "Flag", "ReminderIsSet", "ReminderDueBy",
+                       "ReminderMinutesBeforeStart")
 
 
 def mailbox_element(tag, row):
@@ -88,9 +93,9 @@ def deliver(conn, item, source_item_id=None, received=None):
     delivered = []
     for user in directory.expand_recipients(conn, recipient_addresses(item)):
         received_copy = copy.deepcopy(item)
-        bcc = child(received_copy, "BccRecipients")
-        if bcc is not None:
-            received_copy.remove(bcc)
+        for name in PERSONAL_PROPERTIES:
+            for personal in received_copy.findall(t(name)):
+                received_copy.remove(personal)
         child(received_copy, "IsRead").text = "false"
         inbox = folders.distinguished(conn, user["id"], "inbox")
         row = items.insert(conn, inbox, received_copy, received=received)

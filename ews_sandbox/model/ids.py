@@ -36,3 +36,12 @@ def decode(value, kind):
 def new_change_key():
     """A fresh change key: every write gives the item a new one."""
     return base64.b64encode(b"\x01\x00\x00\x00" + secrets.token_bytes(16)).decode()
+
+
+def is_change_key(value):
+    """Whether `value` has a change key's form (base64 of at least a few bytes); what is
+    not even that is ErrorInvalidChangeKey, where a stale key is a conflict."""
+    try:
+        return len(base64.b64decode(value.strip(), validate=True)) >= 4
+    except (binascii.Error, ValueError):
+        return False

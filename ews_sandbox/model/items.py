@@ -16,10 +16,17 @@ def _sender_address(item):
     return None
 
 
+# Exchange keeps at most 255 characters of a subject (PidTagSubject); the rest is dropped
+# when the item is saved, and GetItem answers the shortened subject.
+SUBJECT_LIMIT = 255
+
+
 def _query_columns(item, item_id=None, conn=None):
     """The columns queries and sorting use, derived from the item's XML."""
     normalize_booleans(item)
     subject = child(item, "Subject")
+    if subject is not None and subject.text and len(subject.text) > SUBJECT_LIMIT:
+        subject.text = subject.text[:SUBJECT_LIMIT]
     sent = child(item, "DateTimeSent")
     is_read = child(item, "IsRead")
     importance = child(item, "Importance")

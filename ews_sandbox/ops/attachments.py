@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ..model import attachments, ids, items
-from ..model.properties import SERVER_SET, child, parse_bool, parse_item, utc_text
+from ..model.properties import SERVER_SET, child, normalize_booleans, parse_bool, parse_item, utc_text
 from ..wire import mime
 from ..wire.errors import EWSError
 from ..wire.item_shape import ItemRenderer, ItemShape, render_attachment_summary
@@ -74,7 +74,7 @@ def _attached_item_xml(element):
         # Nested attachments stay inside the attached item, content and all.
         if local(prop) == "Attachments" or local(prop) not in SERVER_SET:
             kept.append(copy.deepcopy(prop))
-    return etree.tostring(kept)
+    return etree.tostring(normalize_booleans(kept))  # stored as Exchange answers them: true/false
 
 
 # ---- resolving ids ------------------------------------------------------------------

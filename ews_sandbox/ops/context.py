@@ -57,6 +57,8 @@ class Context:
     # ---- items ----
     def item(self, element, check_change_key=False):
         mailbox_id, item_id = ids.decode(element.get("Id"), ids.ITEM)
+        if element.get("ChangeKey") is not None and not ids.is_change_key(element.get("ChangeKey")):
+            raise EWSError("ErrorInvalidChangeKey")  # malformed: refused whatever the operation
         self.check_access(mailbox_id)
         row = items.get(self.conn, item_id)
         if row["mailbox_id"] != mailbox_id:

@@ -31,6 +31,7 @@ DEFAULT_TEXTS = {
     "ErrorNonExistentMailbox": "No mailbox with such guid.",
     "ErrorIrresolvableConflict": "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
     "ErrorInvalidPropertySet": "Set action is invalid for property.",
+    "ErrorInvalidChangeKey": "The change key is invalid.",
     "ErrorInvalidPropertyRequest": "The property is not valid for this object type.",
     "ErrorInvalidPropertyAppend": "An object within a change description must contain one and only one property to modify.",
     "ErrorDeleteDistinguishedFolder": "Distinguished folders cannot be deleted.",

@@ -25,12 +25,14 @@ DEFAULT_NAMES = frozenset({
     "Start", "End", "Location", "Organizer", "DisplayName", "GivenName", "Surname", "EmailAddresses",
     "Status", "DueDate",
 })
-# Properties that FindItem refuses (Exchange answers ErrorInvalidPropertyRequest) ...
-NOT_IN_FIND = frozenset({"Body", "MimeContent", "Attachments", "UniqueBody"})
-# ... and those it leaves out: no bodies, no recipient lists, and of a sender only the name.
-LEFT_OUT_OF_FIND = NOT_IN_FIND | {"TextBody", "NormalizedBody", "ToRecipients", "CcRecipients", "BccRecipients",
+# Properties that FindItem refuses (Exchange answers ErrorInvalidPropertyForOperation) ...
+NOT_IN_FIND = frozenset({"MimeContent", "Attachments", "UniqueBody", "TextBody"})
+# ... and those it accepts and leaves out ("FindItem operation" remarks: no body formats,
+# no recipient lists), and of a sender only the name.
+LEFT_OUT_OF_FIND = NOT_IN_FIND | {"Body", "NormalizedBody", "ToRecipients", "CcRecipients", "BccRecipients",
                                   "ReplyTo", "RequiredAttendees", "OptionalAttendees", "Resources"}
 NAME_ONLY_IN_FIND = frozenset({"From", "Sender", "Organizer"})
+FIND_TEXT_LIMIT = 255  # "FindItem returns only ... the first 255 characters" of a long string
 DEFAULT_VALUES = {"Importance": "Normal", "Sensitivity": "Normal"}
 # MAPI properties Exchange computes, readable as extended properties: PidTagSenderSmtpAddress
 # and PidTagSenderName, which give a sender's address where FindItem gives only the name.
@@ -56,10 +58,10 @@ class ItemShape:
 
     def check_for_find(self):
         if self.include_mime:
-            raise EWSError("ErrorInvalidPropertyRequest", "FindItem does not return MIME content; use GetItem.")
+            raise EWSError("ErrorInvalidPropertyForOperation", "FindItem does not return MIME content; use GetItem.")
         for path in self.paths:
             if path.name in NOT_IN_FIND:
-                raise EWSError("ErrorInvalidPropertyRequest",
+                raise EWSError("ErrorInvalidPropertyForOperation",
                                f"The property '{path.uri}' is not valid for FindItem; use GetItem.")
 
 
@@ -84,7 +86,7 @@ class ItemRenderer:
                 self._append_extended(item, out)
             elif name in names:
                 for element in self._property(row, item, name):
-                    out.append(_name_only(element) if self.for_find and name in NAME_ONLY_IN_FIND else element)
+                    out.append(_summary(element, name) if self.for_find else element)
         return out
 
     def _wanted_names(self, item):
@@ -232,6 +234,16 @@ class ItemRenderer:
             return body
         text = body_as_html(body) if wanted == "HTML" else body_as_text(body)
         return _body_element("Body", wanted, text)
+
+
+def _summary(element, name):
+    """FindItem's form of a property: senders by name, long strings cut to 255 characters."""
+    if name in NAME_ONLY_IN_FIND:
+        return _name_only(element)
+    for node in element.iter():
+        if len(node) == 0 and node.text and len(node.text) > FIND_TEXT_LIMIT:
+            node.text = node.text[:FIND_TEXT_LIMIT]
+    return element
 
 
 def _name_only(mailbox_holder):

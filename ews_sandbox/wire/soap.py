@@ -32,8 +32,8 @@ def parse_request(data):
     if body is None or len(body) == 0:
         raise schema_fault("The request failed schema validation: the SOAP body is empty.")
     operation = body[0]
-    if etree.QName(operation).namespace != M:
-        raise schema_fault(f"The request failed schema validation: unexpected element {operation.tag}.")
+    if etree.QName(operation).namespace != M:  # not an EWS request at all: Exchange answers ErrorInvalidRequest
+        raise SOAPFault("ErrorInvalidRequest", "The request is invalid.", fault_code="a:ErrorInvalidRequest")
     header = root.find(f"{{{SOAP}}}Header")
     impersonate = None
     if header is not None:
