@@ -91,11 +91,15 @@ def _import_mime(element, item):
     content = element.find(t("MimeContent"))
     if content is None or not (content.text or "").strip():
         return []
+    return mime.to_properties(item, decode_mime(content))
+
+
+def decode_mime(content):
+    """The bytes of a t:MimeContent element."""
     try:
-        raw = base64.b64decode(content.text)
+        return base64.b64decode("".join((content.text or "").split()), validate=True)
     except ValueError:
-        raise EWSError("ErrorMimeContentConversionFailed", "MimeContent is not valid base64.")
-    return mime.to_properties(item, raw)
+        raise EWSError("ErrorMimeContentInvalidBase64String", "MimeContent is not valid base64.")
 
 
 def _check_recipients(item):

@@ -8,7 +8,7 @@ import weakref
 from datetime import datetime, timedelta
 
 from ..model.properties import child, utc_text
-from ..query import restrictions, sort
+from ..query import aqs, restrictions, sort
 from ..query.paging import MAX_PAGE, page_bounds, paging_attributes
 from ..wire.errors import EWSError
 from ..wire.item_shape import ItemRenderer, ItemShape
@@ -51,7 +51,7 @@ def _install_functions(ctx):
         arity = 2 + len(restrictions.ROW_COLUMNS)
         database.register_function(restrictions.MATCH_FUNCTION, arity, restrictions.sql_match)
         database.register_function(sort.SORT_FUNCTION, arity, sort.sql_sort_key)
-        database.register_function(restrictions.QUERY_FUNCTION, 2, restrictions.query_string_match)
+        database.register_function(aqs.FUNCTION, aqs.ARITY, aqs.sql_match)
         _installed.add(database)
     database.connection()  # registers them on this thread's connection, if that predates them
 
@@ -87,8 +87,6 @@ class ItemQuery:
                            "Restrictions and sort order may not be specified for a CalendarView.")
         query_string = body.find(m("QueryString"))
         text = (query_string.text or "").strip() if query_string is not None else ""
-        if text:
-            restrictions.parse_query_string(text)  # refuses what the sandbox cannot answer, before any work
         return cls(TRAVERSALS[traversal], view, restrictions.parse_restriction(restriction), text or None,
                    sort.parse_sort_order(sort_order))
 
@@ -110,7 +108,7 @@ class ItemQuery:
             conditions.append(f"({sql})")
             params += node_params
         if self.query_string:
-            conditions.append(f"{restrictions.QUERY_FUNCTION}(?, xml) = 1")
+            conditions.append(f"{aqs.FUNCTION}(?, xml, {', '.join(restrictions.ROW_COLUMNS)}) = 1")
             params.append(self.query_string)
         return " AND ".join(conditions), params
 

@@ -11,7 +11,8 @@ from ..wire.ns import T, local, m, sub, t
 from ..wire.paths import first_path
 from ..wire.schema_order import CHILD_ORDER
 from ..wire.soap import respond_each
-from .create_item import _check_recipients
+from ..wire import mime
+from .create_item import _check_recipients, decode_mime
 
 APPENDABLE = frozenset({"Body", "ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo", "RequiredAttendees",
                         "OptionalAttendees", "Resources", "Categories"})
@@ -46,6 +47,9 @@ def update_item(ctx, body):
 def apply_update(item, update):
     path = first_path(update)
     action = local(update)
+    if path.kind == "field" and path.name == "MimeContent" and action == "SetItemField":
+        _set_from_mime(item, _new_value(update, path))
+        return
     if path.kind != "extended" and path.name in SERVER_SET:
         raise EWSError("ErrorInvalidPropertySet", f"The property {path.uri} is read-only.")
     if path.kind != "extended" and path.name not in CHILD_ORDER.get(local(item), CHILD_ORDER["Item"]):
@@ -71,6 +75,12 @@ def _new_value(update, path):
         raise EWSError("ErrorInvalidPropertySet" if local(update) == "SetItemField" else "ErrorInvalidPropertyAppend",
                        f"The update names {path.uri} but carries no value for it.")
     return copy.deepcopy(found)
+
+
+def _set_from_mime(item, content):
+    """Setting MimeContent rewrites the properties the MIME carries (subject, body,
+    addresses, ids, date); Exchange accepts it on an item not yet sent."""
+    mime.to_properties(item, decode_mime(content), replace=True)
 
 
 def _set(item, path, new):
