@@ -200,7 +200,7 @@ def test_bad_ids_are_refused_as_exchange_does(alice):
     with pytest.raises(ErrorInvalidIdMalformed):
         alice.inbox.get(id="not-an-id", changekey="x")
     with pytest.raises(ErrorItemNotFound):
-        alice.inbox.get(id="AAAAKlNCWEkAAAABAAAAAAAAdTA=", changekey="x")
+        alice.inbox.get(id="AAAAKlNCWEkAAAABAAAAAAAAdTA=", changekey="AQAAABYAAAA=")  # a change key's form
 
 
 def test_messages_keep_flags_importance_categories_and_read_state(alice):
