@@ -194,7 +194,8 @@ def test_client_credentials_with_impersonation_read_the_inbox(clean, account, da
     assert ("token:client_credentials", 200) in operations(clean)
     reads = [entry for entry in log if entry["operation"] == "GetFolder"]
     assert {entry["mailbox"] for entry in reads} == {ALICE, BOB}
-    assert {entry["user"] for entry in reads} == {f"app:{apps['confidential']['client_id']}"}
+    assert {tuple(entry["mailboxes"]) for entry in reads} == {(ALICE,), (BOB,)}  # the impersonated mailbox
+    assert {entry["user"] for entry in reads} == {f"app:{apps['confidential']['client_id']}"}  # the app
     assert apps["confidential"]["client_secret"] not in json.dumps(log)
 
 

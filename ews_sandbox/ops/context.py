@@ -18,6 +18,7 @@ class Context:
     # Large base64 values left out of the rendered answer, for the server to stream
     # (GetAttachment of big files): objects with token, encoded_length and chunks(conn).
     deferred_content: list = field(default_factory=list)
+    opened: list = field(default_factory=list)  # ids of the mailboxes opened, in order (the request log)
 
     def mailbox_row(self, mailbox_id=None):
         return directory.user_by_id(self.conn, mailbox_id or self.mailbox_id)
@@ -25,6 +26,11 @@ class Context:
     def check_access(self, mailbox_id):
         if mailbox_id != self.mailbox_id:
             directory.check_access(self.conn, self.actor["id"], mailbox_id)
+        self._opened(mailbox_id)
+
+    def _opened(self, mailbox_id):
+        if mailbox_id not in self.opened:
+            self.opened.append(mailbox_id)
 
     # ---- folders ----
     def folder(self, element):
@@ -45,6 +51,7 @@ class Context:
             address = element.findtext(f"{t('Mailbox')}/{t('EmailAddress')}")
             if address and address.strip().casefold() != self.mailbox_row()["email"].casefold():
                 mailbox_id = directory.mailbox_for_address(self.conn, self.actor["id"], address)
+            self._opened(mailbox_id)
             return folders.distinguished(self.conn, mailbox_id, element.get("Id"))
         raise EWSError("ErrorInvalidIdMalformed", f"Expected a folder id, got {kind}.")
 
