@@ -4,6 +4,7 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from .faults import FaultSpecError, parse_spec
 from .oauth.scopes import check_resource
@@ -28,6 +29,9 @@ def build_parser():
     serve.add_argument("--resource", default="https://outlook.office365.com", metavar="URL",
                        help="the resource EWS is known by, the audience of its tokens: play a national cloud with "
                             "https://outlook.office365.us or https://partner.outlook.cn (default: %(default)s)")
+    serve.add_argument("--directory", metavar="FILE",
+                       help="JSON document of users, rooms, lists, contacts and grants to add when the database is "
+                            "created or reset (the body of POST /_sandbox/directory)")
     serve.add_argument("--json", action="store_true", help="print one JSON ready line on stdout")
     bench = commands.add_parser("bench", help="measure paging and query speed")
     bench.add_argument("--items", type=int, default=10_000, help="folder size for the paging figures")
@@ -50,6 +54,12 @@ def serve(args):
     except ValueError as e:
         print(f"ews_sandbox: --resource: {e}", file=sys.stderr)
         return 2
+    try:
+        extra_directory = json.loads(Path(args.directory).read_text()) if args.directory else None
+    except (OSError, ValueError) as e:
+        print(f"ews_sandbox: --directory: {e}", file=sys.stderr)
+        return 2
+    fresh = args.reset or not Path(args.db or DEFAULT_DB).exists()
     sandbox = Sandbox(db_path=args.db or DEFAULT_DB, host=args.host, port=args.port, seed=args.seed,
                       tls=not args.no_tls, faults=faults, reset=args.reset, token_lifetime=args.token_lifetime,
                       resource=args.resource)
@@ -57,6 +67,13 @@ def serve(args):
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with sandbox:
+        if extra_directory is not None and fresh:
+            from .admin import AdminError, apply_directory
+            try:
+                apply_directory(sandbox, extra_directory, skip_existing=True)
+            except AdminError as e:
+                print(f"ews_sandbox: --directory: {e}", file=sys.stderr)
+                return 2
         if args.json:
             print(json.dumps(sandbox.ready_line()), flush=True)
         else:

@@ -15,7 +15,7 @@ from cheroot import wsgi
 from . import admin, autodiscover
 from .auth import AuthFailed
 from .model import directory
-from .ops.context import Context
+from .ops.context import READING_OPERATIONS, Context
 from .wire import soap
 from .wire.errors import EWSError, SOAPFault
 
@@ -161,7 +161,8 @@ class Application:
             with self.sandbox.database.transaction() as conn:
                 actor, mailbox_id = self.sandbox.acting_as(conn, user, request.impersonate)
                 log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
-                context = Context(conn, actor, mailbox_id, self.sandbox)
+                context = Context(conn, actor, mailbox_id, self.sandbox,
+                                  reading=request.operation in READING_OPERATIONS)
                 try:
                     response = handler(context, request.body)
                 except EWSError as error:  # the request as a whole failed: one error message
