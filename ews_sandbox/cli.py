@@ -77,8 +77,10 @@ def serve(args):
         if args.json:
             print(json.dumps(sandbox.ready_line()), flush=True)
         else:
-            authority = (f"  OAuth authority: {sandbox.authority_url}/{sandbox.tenant_id}, tokens for "
-                         f"{sandbox.resource}\n" if sandbox.authority_url else "  OAuth authority: off (it needs TLS)\n")
+            authority = "  OAuth authority: off (it needs TLS)\n"
+            if sandbox.authority_url:
+                authority = (f"  OAuth authority: {sandbox.authority_url}/{sandbox.tenant_id}, tokens for "
+                             f"{sandbox.resource}\n")
             print(f"EWS sandbox at {sandbox.ews_url}\n  state: {sandbox.db_path}\n  CA: {sandbox.ca_bundle}\n"
                   f"  admin token: {sandbox.admin_token}\n{authority}  users: "
                   + ", ".join(u["email"] for u in sandbox.users) + "\nCtrl-C stops it.", flush=True)
