@@ -43,7 +43,7 @@ class Authenticator:
     def refresh_users(self):
         """Write the NTLM credential file pyspnego checks handshakes against."""
         with self.database.transaction() as conn:
-            rows = directory.users(conn)
+            rows = directory.accounts(conn)
         lines = []
         for row in rows:
             local_part = row["email"].split("@")[0]
@@ -94,7 +94,7 @@ class Authenticator:
             username = username.split("\\", 1)[1]
         user = directory.user_by_email(conn, username)
         if user is None and "@" not in username:
-            user = conn.execute("SELECT * FROM users WHERE kind = 'user' AND email LIKE ? ESCAPE '\\'",
+            user = conn.execute("SELECT * FROM users WHERE kind IN ('user', 'room') AND email LIKE ? ESCAPE '\\'",
                                 (username.replace("%", "\\%").replace("_", "\\_") + "@%",)).fetchone()
         return user
 

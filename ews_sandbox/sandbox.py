@@ -4,6 +4,9 @@ this process. The command line and the test fixtures both start it from here.
     with Sandbox(db_path="state.db", seed="demo") as sandbox:
         sandbox.ews_url, sandbox.ca_bundle, sandbox.admin_token, sandbox.users, sandbox.autodiscover_url
         sandbox.authority_url, sandbox.tenant_id, sandbox.apps   # OAuth (TLS only)
+
+Sandbox(resource="https://outlook.office365.us") plays a national cloud: EWS is known by
+that resource, tokens are issued for it and EWS accepts no other audience.
 """
 import os
 import secrets
@@ -16,7 +19,7 @@ from .auth import CHALLENGES, Authenticator
 from .faults import FaultPlan
 from .model import directory
 from .model.db import Database
-from .oauth import registry
+from .oauth import registry, scopes
 from .ops import load_operations
 from .requestlog import RequestLog
 from .server import EWS_PATH, Application, HTTPServer
@@ -28,8 +31,9 @@ DEFAULT_DB = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "sta
 
 class Sandbox:
     def __init__(self, db_path=DEFAULT_DB, host="127.0.0.1", port=0, seed="demo", tls=True, faults=(),
-                 reset=False, token_lifetime=3600):
+                 reset=False, token_lifetime=3600, resource=scopes.EXCHANGE):
         self.db_path = Path(db_path)
+        self.resource = scopes.check_resource(resource)  # ValueError for what is no https://host[:port]
         self.host, self.port, self.tls = host, port, tls
         self.database = Database(self.db_path)
         self.state_folder = self.db_path.parent / f"{self.db_path.name}.d"
@@ -68,7 +72,7 @@ class Sandbox:
 
     def _start_authority(self, token_lifetime):
         from .oauth.authority import Authority  # PyJWT loads only when it is needed
-        authority = Authority(self, token_lifetime)
+        authority = Authority(self, token_lifetime, self.resource)
         self.authenticator.bearer = authority.authenticate
         return authority
 
@@ -134,7 +138,7 @@ class Sandbox:
         return {"ews_url": self.ews_url, "ca_bundle": self.ca_bundle, "admin_token": self.admin_token,
                 "users": [{"email": u["email"], "password": u["password"]} for u in self.users],
                 "db": str(self.db_path), "authority": self.authority_url, "apps": self.apps,
-                "autodiscover_url": self.autodiscover_url}
+                "autodiscover_url": self.autodiscover_url, "resource": self.resource}
 
     # ---- hooks for the server ----
     def reset(self, seed):

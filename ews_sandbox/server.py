@@ -15,7 +15,7 @@ from cheroot import wsgi
 from . import admin, autodiscover
 from .auth import AuthFailed
 from .model import directory
-from .ops.context import Context
+from .ops.context import READING_OPERATIONS, Context
 from .wire import soap
 from .wire.errors import EWSError, SOAPFault
 
@@ -78,7 +78,7 @@ class Application:
     def _ews(self, environ, start_response):
         started = time.perf_counter()
         body = read_body(environ)
-        log_entry = {"operation": None, "mailbox": None, "user": None}
+        log_entry = {"operation": None, "mailbox": None, "user": None, "mailboxes": []}
 
         def finish(status, headers, payload):
             streamed = payload if isinstance(payload, StreamedAnswer) else None
@@ -86,7 +86,7 @@ class Application:
             if self.sandbox.response_hook is not None and checked.startswith(b"<?xml"):
                 self.sandbox.response_hook(checked)
             self.sandbox.request_log.add(log_entry["operation"], int(status.split()[0]), len(body), len(payload),
-                                         started, log_entry["mailbox"], log_entry["user"])
+                                         started, log_entry["mailbox"], log_entry["user"], log_entry["mailboxes"])
             start_response(status, headers + [("Content-Length", str(len(payload)))])
             return streamed.chunks(self.sandbox.database) if streamed else [payload]
 
@@ -161,7 +161,8 @@ class Application:
             with self.sandbox.database.transaction() as conn:
                 actor, mailbox_id = self.sandbox.acting_as(conn, user, request.impersonate)
                 log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
-                context = Context(conn, actor, mailbox_id, self.sandbox)
+                context = Context(conn, actor, mailbox_id, self.sandbox,
+                                  reading=request.operation in READING_OPERATIONS)
                 try:
                     response = handler(context, request.body)
                 except EWSError as error:  # the request as a whole failed: one error message
@@ -169,6 +170,8 @@ class Application:
                     messages = soap.sub(response, soap.m("ResponseMessages"))
                     soap.response_message(messages, request.operation, error)
                     context.deferred_content.clear()
+                finally:
+                    log_entry["mailboxes"] = [directory.user_by_id(conn, opened)["email"] for opened in context.opened]
             rendered = soap.render(soap.envelope(response))
             if context.deferred_content:
                 return "200 OK", StreamedAnswer(rendered, context.deferred_content)

@@ -23,7 +23,7 @@ from exchangelib.errors import ErrorInvalidExchangeImpersonationHeaderData, Unau
 from exchangelib.protocol import close_connections
 from oauthlib.oauth2 import InvalidClientError, InvalidClientIdError, InvalidGrantError
 
-from conftest import ALICE, BOB, PASSWORD
+from conftest import ALICE, BOB, CAROL, PASSWORD
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:response_mode='form_post' is recommended",  # msal, for the query mode these tests catch
@@ -194,7 +194,8 @@ def test_client_credentials_with_impersonation_read_the_inbox(clean, account, da
     assert ("token:client_credentials", 200) in operations(clean)
     reads = [entry for entry in log if entry["operation"] == "GetFolder"]
     assert {entry["mailbox"] for entry in reads} == {ALICE, BOB}
-    assert {entry["user"] for entry in reads} == {f"app:{apps['confidential']['client_id']}"}
+    assert {tuple(entry["mailboxes"]) for entry in reads} == {(ALICE,), (BOB,)}  # the impersonated mailbox
+    assert {entry["user"] for entry in reads} == {f"app:{apps['confidential']['client_id']}"}  # the app
     assert apps["confidential"]["client_secret"] not in json.dumps(log)
 
 
@@ -491,7 +492,9 @@ def test_an_app_with_graph_permissions_instead_of_exchanges_is_refused(clean, ac
         ["https://graph.microsoft.com/.default"])
     refused = ews_with_bearer(sandbox, for_graph["access_token"])
     assert refused.status_code == 401
-    assert "The audience claim value is invalid 'https://graph.microsoft.com'." in refused.headers["x-ms-diagnostics"]
+    # Exchange Online names the claim, not its value (as its 401s to Graph tokens show)
+    assert refused.headers["x-ms-diagnostics"] == ('2000003;reason="The audience claim value is invalid \'aud\'.";'
+                                                   'error_category="invalid_resource"')
 
 
 # ---- the command line and plain HTTP ---------------------------------------------------------
@@ -547,3 +550,121 @@ def test_a_delegated_token_may_not_carry_an_impersonation_header(clean, account,
         username=BOB, password=PASSWORD, client_id=app["client_id"], client_secret=None, tenant_id=app["tenant_id"])
     with pytest.raises(ErrorInvalidExchangeImpersonationHeaderData, match="must not exist"):
         account(credentials, BOB, IMPERSONATION).inbox
+
+
+# ---- a national cloud ----------------------------------------------------------------------
+
+US_EXCHANGE = "https://outlook.office365.us"
+
+
+@pytest.fixture
+def national(sandbox, schema_check):
+    """A second sandbox on the session's database (its users, apps, signing key and CA) that
+    plays the US Government cloud: Exchange is known there as https://outlook.office365.us."""
+    from ews_sandbox import Sandbox
+    with Sandbox(db_path=sandbox.db_path, resource=US_EXCHANGE) as running:
+        running.response_hook = schema_check
+        yield running
+
+
+def in_cloud(credentials_class, running, resource):
+    """exchangelib hard-codes outlook.office365.com in its scopes: a national cloud's client points them
+    at its own resource (as the bundle's ews_config does with EWS_SERVER)."""
+
+    class InCloud(at_sandbox(credentials_class, running)):
+        @property
+        def scope(self):
+            return [scope.replace("https://outlook.office365.com", resource) for scope in super().scope]
+
+    return InCloud
+
+
+def test_a_national_cloud_issues_tokens_for_its_own_resource_and_ews_takes_only_those(clean, national, sandbox,
+                                                                                      apps):
+    assert national.ready_line()["resource"] == US_EXCHANGE
+    assert sandbox.ready_line()["resource"] == "https://outlook.office365.com"
+    daemon = apps["confidential"]
+    credentials = in_cloud(OAuth2Credentials, national, US_EXCHANGE)(
+        client_id=daemon["client_id"], client_secret=daemon["client_secret"], tenant_id=daemon["tenant_id"],
+        identity=Identity(primary_smtp_address=BOB))
+    close_connections()
+    config = Configuration(credentials=credentials, service_endpoint=national.ews_url, retry_policy=FailFast())
+    assert Account(BOB, config=config, autodiscover=False, access_type=IMPERSONATION).inbox.total_count == 0
+    us_token = app_token(national, daemon, f"{US_EXCHANGE}/.default")["access_token"]
+    assert claims(us_token)["aud"] == US_EXCHANGE
+    # The worldwide resource is unknown to this cloud's authority (as the national one is to the worldwide one).
+    refused = token_request(national, daemon["tenant_id"], grant_type="client_credentials",
+                            client_id=daemon["client_id"], client_secret=daemon["client_secret"],
+                            scope=EWS_APP_SCOPE)
+    assert refused.status_code == 400 and refused.json()["error_codes"] == [500011]
+    assert token_request(sandbox, daemon["tenant_id"], grant_type="client_credentials", client_id=daemon["client_id"],
+                         client_secret=daemon["client_secret"], scope=f"{US_EXCHANGE}/.default").status_code == 400
+    # A token of the other cloud: 401, and the hostname message of Exchange's OAuth module.
+    worldwide_token = app_token(sandbox, daemon)["access_token"]
+    answer = ews_with_bearer(national, worldwide_token)
+    assert answer.status_code == 401
+    assert answer.headers["x-ms-diagnostics"] == (
+        '2000003;reason="The hostname component of the audience claim value is invalid. Expected '
+        "'https://outlook.office365.us'. Actual 'https://outlook.office365.com'.\";error_category=\"invalid_resource\"")
+    assert answer.headers["WWW-Authenticate"].startswith('Bearer client_id="00000002-0000-0ff1-ce00-000000000000"')
+    assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+    assert "Actual 'https://outlook.office365.us'" in ews_with_bearer(sandbox, us_token).headers["x-ms-diagnostics"]
+    # Exchange's application id is a name of the resource in every cloud.
+    by_id = app_token(national, daemon, "00000002-0000-0ff1-ce00-000000000000/.default")["access_token"]
+    assert b"ErrorInvalidExchangeImpersonationHeaderData" in ews_with_bearer(national, by_id).content
+
+
+def test_a_national_clouds_delegated_sign_in_through_exchangelib(clean, national, apps):
+    app = apps["public"]
+    credentials = in_cloud(OAuth2LegacyCredentials, national, US_EXCHANGE)(
+        username=ALICE, password=PASSWORD, client_id=app["client_id"], client_secret=None, tenant_id=app["tenant_id"])
+    close_connections()
+    config = Configuration(credentials=credentials, service_endpoint=national.ews_url, retry_policy=FailFast())
+    account = Account(ALICE, config=config, autodiscover=False, access_type=DELEGATE)
+    assert account.inbox.total_count == 0
+    assert {e["user"] for e in national.request_log.entries() if e["operation"] == "GetFolder"} == {ALICE}
+
+
+def test_the_bundles_national_cloud_settings_end_to_end(clean, sandbox, apps, tmp_path):
+    """scripts/ews_config.py takes the token's audience from EWS_SERVER's host and the authority from
+    EWS_AUTHORITY_HOST: a sandbox known by its own host (as a national cloud's Exchange is by its
+    own) serves the whole app-only sign-in of setup_oauth_client_credentials.py."""
+    import os
+    import socket
+    from ews_sandbox import Sandbox
+    with socket.socket() as probe:  # the resource names the port: pick it before the sandbox starts
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daemon = apps["confidential"]
+    with Sandbox(db_path=sandbox.db_path, port=port, resource=f"https://127.0.0.1:{port}") as cloud:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("EWS_")}
+        env.update(HOME=str(tmp_path), EWS_AUTH="oauth-app", EWS_SERVER=f"127.0.0.1:{port}",
+                   EWS_AUTHORITY_HOST=cloud.authority_url, EWS_CA_BUNDLE=cloud.ca_bundle, EWS_EMAIL=CAROL,
+                   EWS_TENANT_ID=daemon["tenant_id"], EWS_CLIENT_ID=daemon["client_id"],
+                   EWS_CLIENT_SECRET=daemon["client_secret"], EWS_RETRY_MAX_WAIT="0")
+        result = subprocess.run([sys.executable, f"{ROOT}/scripts/setup_oauth_client_credentials.py", "--json"],
+                                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["acting_as"] == CAROL
+        log = cloud.request_log.entries()
+        assert ("token:client_credentials", 200) in [(e["operation"], e["status"]) for e in log]
+        assert {e["mailbox"] for e in log if e["operation"] == "GetFolder"} == {CAROL}
+
+
+def test_cli_resource_option_and_ready_line(tmp_path):
+    process, ready = _serve(tmp_path / "us.db", "--seed", "empty", "--resource", "https://partner.outlook.cn/")
+    try:
+        assert ready["resource"] == "https://partner.outlook.cn"
+        daemon = next(app for app in ready["apps"] if app["kind"] == "confidential")
+        answer = requests.post(f"{ready['authority']}/{daemon['tenant_id']}/oauth2/v2.0/token",
+                               data={"grant_type": "client_credentials", "client_id": daemon["client_id"],
+                                     "client_secret": daemon["client_secret"],
+                                     "scope": "https://partner.outlook.cn/.default"}, verify=ready["ca_bundle"])
+        assert claims(answer.json()["access_token"])["aud"] == "https://partner.outlook.cn"
+    finally:
+        process.terminate()
+        process.wait(10)
+    refused = subprocess.run([sys.executable, "-m", "ews_sandbox", "serve", "--db", str(tmp_path / "x.db"),
+                              "--resource", "http://outlook.office365.us/EWS"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=30)
+    assert refused.returncode == 2 and "--resource" in refused.stderr

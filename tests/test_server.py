@@ -15,7 +15,7 @@ from exchangelib.errors import (
     ErrorServerBusy, ErrorTimeoutExpired, RateLimitError, TransportError, UnauthorizedError,
 )
 
-from conftest import ALICE, BOB, PASSWORD
+from conftest import ALICE, BOB, CAROL, PASSWORD
 from ews_sandbox.tls import trusting_adapter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -138,6 +138,40 @@ def test_request_log_records_each_call(clean, connect):
     last = entries[-1]
     assert last["status"] == 200 and last["mailbox"] == ALICE
     assert last["request_bytes"] > 0 and last["response_bytes"] > 0 and last["ms"] >= 0
+
+
+def test_request_log_names_who_signed_in_and_which_mailboxes_they_opened(clean, connect):
+    clean.grant(owner=BOB, delegate=ALICE)
+    alice = connect(ALICE)
+    alice_on_bob = connect(ALICE, mailbox=BOB)
+    clean.clear_requests()
+    alice.inbox.total_count
+    own = clean.requests()[-1]
+    assert (own["user"], own["mailbox"], own["mailboxes"]) == (ALICE, ALICE, [ALICE])
+    # Delegate access: alice signed in, bob's mailbox was opened (the old field named alice here).
+    clean.clear_requests()
+    alice_on_bob.inbox.total_count
+    reads = [e for e in clean.requests() if e["operation"] == "GetFolder"]
+    assert {(e["user"], e["mailbox"], tuple(e["mailboxes"])) for e in reads} == {(ALICE, BOB, (BOB,))}
+    # One request that opens two mailboxes names both, each once.
+    message = Message(account=alice_on_bob, folder=alice_on_bob.inbox, subject="hand over")
+    message.save()
+    clean.clear_requests()
+    message.move(alice.inbox)
+    move = [e for e in clean.requests() if e["operation"] == "MoveItem"][-1]
+    assert move["status"] == 200 and move["user"] == ALICE and sorted(move["mailboxes"]) == [ALICE, BOB]
+    assert move["mailbox"] == move["mailboxes"][0]
+    # Refused: nothing opened; `mailbox` still says whom the request acted for.
+    clean.clear_requests()
+    with pytest.raises(ErrorAccessDenied):
+        connect(BOB, mailbox=CAROL).inbox.total_count
+    refused = [e for e in clean.requests() if e["operation"] == "GetFolder"][-1]
+    assert (refused["user"], refused["mailbox"], refused["mailboxes"]) == (BOB, BOB, [])
+    # A request that opens no mailbox at all (the directory only).
+    clean.clear_requests()
+    alice.protocol.resolve_names(["carol"])
+    resolve = [e for e in clean.requests() if e["operation"] == "ResolveNames"][-1]
+    assert (resolve["user"], resolve["mailbox"]) == (ALICE, ALICE)
 
 
 def test_reset_to_demo_seeds_users_a_list_and_messages(clean, connect, admin):

@@ -16,8 +16,9 @@ CREATE TABLE IF NOT EXISTS users (
     email TEXT NOT NULL UNIQUE COLLATE NOCASE,
     name TEXT NOT NULL,
     password TEXT,
-    kind TEXT NOT NULL DEFAULT 'user',      -- 'user' or 'dl'
-    members TEXT                            -- JSON list of emails, for a distribution list
+    kind TEXT NOT NULL DEFAULT 'user',      -- 'user', 'room' (a room mailbox) or 'dl'
+    members TEXT,                           -- JSON list of emails, for a distribution list
+    room_list INTEGER NOT NULL DEFAULT 0    -- 1: a distribution list that is a room list
 );
 CREATE TABLE IF NOT EXISTS delegates (
     owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -86,6 +87,22 @@ CREATE TABLE IF NOT EXISTS apps (           -- app registrations of the tenant (
     redirect_uris TEXT NOT NULL             -- JSON list
 );
 """
+# Columns added since the first release: CREATE TABLE IF NOT EXISTS leaves an older file's
+# tables as they were, so these are added to it when it is opened.
+ADDED_COLUMNS = [
+    ("users", "room_list", "INTEGER NOT NULL DEFAULT 0"),
+]
+
+
+def migrate(conn):
+    for table, column, declaration in ADDED_COLUMNS:
+        if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        except sqlite3.OperationalError as error:  # another process added it first
+            if "duplicate column" not in str(error):
+                raise
 
 
 class Database:
@@ -98,6 +115,7 @@ class Database:
         self._local = threading.local()
         self._functions = []
         self.connection().executescript(SCHEMA)  # executescript commits by itself
+        migrate(self.connection())
 
     def register_function(self, name, arity, fn):
         """A Python function callable from SQL on every connection (restrictions use it)."""

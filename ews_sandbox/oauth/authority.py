@@ -2,14 +2,14 @@
 the token, authorization and device-code endpoints, and Exchange Online's judgement of
 the bearer tokens it issued. Served over HTTPS only: msal refuses an http:// authority.
 
-    authority = Authority(sandbox, token_lifetime=3600)
+    authority = Authority(sandbox, token_lifetime=3600, resource="https://outlook.office365.com")
     authority.app            # WSGI app for /{tenant}/... and /devicelogin
     authority.authenticate   # EWS: bearer token -> the caller (a users row, or an app)
 """
 from ..auth import AuthFailed
 from ..model import directory
 from ..wire.errors import SOAPFault
-from . import admin_routes, bearer, registry
+from . import admin_routes, bearer, registry, scopes
 from .endpoints import AuthorityApp
 from .grants import AuthorizationCodes, DeviceCodes
 from .keys import SigningKey
@@ -19,10 +19,12 @@ admin_routes.register()
 
 
 class Authority:
-    def __init__(self, sandbox, token_lifetime=3600):
+    def __init__(self, sandbox, token_lifetime=3600, resource=scopes.EXCHANGE):
         self.sandbox = sandbox
         self.database = sandbox.database
         self.token_lifetime = token_lifetime
+        self.resource = resource  # what EWS is known by in this cloud: the `aud` of its tokens
+        self.resources = scopes.resource_names(resource)  # every resource name this authority knows
         self.key = SigningKey(sandbox.state_folder / "oauth")
         with self.database.transaction() as conn:
             self.tenant_id = registry.tenant_id(conn)
@@ -75,7 +77,7 @@ class Authority:
 
     def authenticate(self, conn, token):
         try:
-            return bearer.caller(conn, self.key, self.tenant_id, token)
+            return bearer.caller(conn, self.key, self.tenant_id, token, self.resource)
         except bearer.Rejected as rejected:
             raise AuthFailed(self.challenge("invalid_token"), headers=[("x-ms-diagnostics", rejected.diagnostics)])
 

@@ -1,5 +1,6 @@
 """How Exchange Online judges the bearer token of an EWS request, in the order it checks:
-a JWT at all, its signature, its audience, its lifetime, its tenant, then what it allows
+a JWT at all, its signature, its audience (the names Exchange goes by in its cloud), its
+lifetime, its tenant, then what it allows
 (`roles` containing full_access_as_app for an app, `scp` containing EWS.AccessAsUser.All
 for a user) and whether its user exists.
 
@@ -12,16 +13,14 @@ import time
 import jwt
 
 from ..model import directory
-
-EXCHANGE_SERVICE_ID = "00000002-0000-0ff1-ce00-000000000000"
-EXCHANGE_AUDIENCES = ("https://outlook.office365.com", "https://outlook.office.com", EXCHANGE_SERVICE_ID)
+from .scopes import EXCHANGE, EXCHANGE_APP_ID, GLOBAL_EXCHANGE_NAMES, NATIONAL_EXCHANGE_NAMES, resource_names
 APP_ROLE = "full_access_as_app"
 DELEGATED_SCOPE = "EWS.AccessAsUser.All"
 
 
 def challenge(authority_url, error=None):
     """The Bearer challenge of Exchange Online's 401 answers."""
-    parts = [f'client_id="{EXCHANGE_SERVICE_ID}"', 'trusted_issuers="00000001-0000-0000-c000-000000000000@*"',
+    parts = [f'client_id="{EXCHANGE_APP_ID}"', 'trusted_issuers="00000001-0000-0000-c000-000000000000@*"',
              'token_types="app_asserted_user_v1 service_asserted_app_v1"',
              f'authorization_uri="{authority_url}/common/oauth2/authorize"']
     if error:
@@ -35,12 +34,11 @@ class Rejected(Exception):
         self.diagnostics = f'{number};reason="{reason}";error_category="{category}"'
 
 
-def caller(conn, key, tenant_id, token):
-    """The users row a delegated token acts for, or an app caller (a dict with kind 'app')."""
+def caller(conn, key, tenant_id, token, resource=EXCHANGE):
+    """The users row a delegated token acts for, or an app caller (a dict with kind 'app').
+    `resource`: what this Exchange is known by (its cloud's resource)."""
     claims = _verified_claims(key, token)
-    audience = str(claims.get("aud", "")).rstrip("/")
-    if audience not in EXCHANGE_AUDIENCES:
-        raise Rejected(2000003, f"The audience claim value is invalid '{claims.get('aud')}'.", "invalid_resource")
+    _check_audience(str(claims.get("aud", "")).rstrip("/"), resource.rstrip("/"))
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
         raise Rejected(2000001, "The token has expired.", "invalid_token")
     if claims.get("tid") != tenant_id:
@@ -48,6 +46,20 @@ def caller(conn, key, tenant_id, token):
     if "scp" in claims:
         return _user(conn, claims)
     return _app(claims)
+
+
+def _check_audience(audience, resource):
+    """Exchange's two answers: an Exchange of another cloud (a token for outlook.office365.com
+    at outlook.office365.us) gets the hostname message Microsoft shows for Exchange's OAuth
+    (the page "Using hybrid Modern Authentication with Outlook for iOS and Android"); any other
+    resource (a Graph token) gets the message Exchange Online sends, which names the claim,
+    'aud', not its value."""
+    if resource_names(resource).get(audience) == EXCHANGE:
+        return
+    if audience in GLOBAL_EXCHANGE_NAMES + NATIONAL_EXCHANGE_NAMES:
+        raise Rejected(2000003, "The hostname component of the audience claim value is invalid. "
+                       f"Expected '{resource}'. Actual '{audience}'.", "invalid_resource")
+    raise Rejected(2000003, "The audience claim value is invalid 'aud'.", "invalid_resource")
 
 
 def _verified_claims(key, token):

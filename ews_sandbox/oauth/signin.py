@@ -65,7 +65,7 @@ def _refusal(authority, app, params):
     if not params.get("scope"):
         return "invalid_request", 900144, "The request body must contain the following parameter: 'scope'."
     try:
-        scopes.parse(params["scope"], authority.tenant_id).granted_scopes(app)
+        scopes.parse(params["scope"], authority.tenant_id, authority.resources).granted_scopes(app)
     except OAuthError as refused:
         return ("consent_required" if refused.code == 65001 else refused.error), refused.code, refused.text
     return None

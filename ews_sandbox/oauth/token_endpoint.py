@@ -38,7 +38,7 @@ def devicecode(authority, call):
         app = registry.find_app(conn, client_id)
     if app is None:
         raise unknown_app(client_id, authority.tenant_id)
-    scopes.parse(scope, authority.tenant_id)  # an unknown resource is refused now, not at the first poll
+    scopes.parse(scope, authority.tenant_id, authority.resources)  # an unknown resource: refused now, not at a poll
     grant = authority.device_codes.start(app.client_id, scope)
     page = f"{call.base_url}/devicelogin"
     return json_answer({
@@ -54,7 +54,7 @@ def _client_credentials(authority, call):
     scope = _required(call, "scope")
     app = _authenticated_client(authority, call)
     call.user = f"app:{app.client_id}"
-    request = scopes.parse(scope, authority.tenant_id)
+    request = scopes.parse(scope, authority.tenant_id, authority.resources)
     roles = request.granted_roles(app)
     lifetime = authority.lifetime_for(call.operation)
     return json_answer({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
@@ -132,7 +132,7 @@ GRANTS = {
 # ---- shared steps ----
 def _user_tokens(authority, call, app, user, scope, amr, nonce=None, refresh=False):
     """The answer to a delegated grant: access token, and as asked a refresh token, id token, client_info."""
-    request = scopes.parse(scope, authority.tenant_id)
+    request = scopes.parse(scope, authority.tenant_id, authority.resources)
     granted = request.granted_scopes(app)
     call.user = user["email"]
     lifetime = authority.lifetime_for(call.operation)
