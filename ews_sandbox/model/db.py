@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS users (
     name TEXT NOT NULL,
     password TEXT,
     kind TEXT NOT NULL DEFAULT 'user',      -- 'user' or 'dl'
-    members TEXT                            -- JSON list of emails, for a distribution list
+    members TEXT,                           -- JSON list of emails, for a distribution list
+    locale TEXT NOT NULL DEFAULT 'en-US'    -- the mailbox's language: names of its default folders
 );
 CREATE TABLE IF NOT EXISTS delegates (
     owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -33,10 +34,21 @@ CREATE TABLE IF NOT EXISTS folders (
     name TEXT NOT NULL,
     folder_class TEXT,
     change_key TEXT NOT NULL,
-    xml BLOB                                -- other properties as sent (extended properties)
+    role TEXT,                              -- a default folder's role (model/folders.py DEFAULT_FOLDERS)
+    xml BLOB                                -- other properties as sent (extended properties, permissions)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS folders_distinguished ON folders(mailbox_id, distinguished);
 CREATE INDEX IF NOT EXISTS folders_parent ON folders(parent_id, name COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS user_configurations (  -- Exchange keeps them as associated items of a folder
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    change_key TEXT NOT NULL,
+    dictionary BLOB,                        -- the t:Dictionary element as sent
+    xml_data TEXT,                          -- base64, as sent
+    binary_data TEXT,                       -- base64, as sent
+    UNIQUE (folder_id, name)
+);
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: a stale id must stay not-found
     mailbox_id INTEGER NOT NULL,
@@ -86,6 +98,23 @@ CREATE TABLE IF NOT EXISTS apps (           -- app registrations of the tenant (
     redirect_uris TEXT NOT NULL             -- JSON list
 );
 """
+# Columns added since the first release: CREATE TABLE IF NOT EXISTS leaves an older file's
+# tables as they were, so these are added to it when it is opened.
+ADDED_COLUMNS = [
+    ("users", "locale", "TEXT NOT NULL DEFAULT 'en-US'"),
+    ("folders", "role", "TEXT"),
+]
+
+
+def migrate(conn):
+    for table, column, declaration in ADDED_COLUMNS:
+        if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        except sqlite3.OperationalError as error:  # another process added it first
+            if "duplicate column" not in str(error):
+                raise
 
 
 class Database:
@@ -98,6 +127,7 @@ class Database:
         self._local = threading.local()
         self._functions = []
         self.connection().executescript(SCHEMA)  # executescript commits by itself
+        migrate(self.connection())
 
     def register_function(self, name, arity, fn):
         """A Python function callable from SQL on every connection (restrictions use it)."""
