@@ -216,11 +216,13 @@ def _update_extended(ctx, row, path, action, update):
 def _update_permissions(ctx, row, action, update):
     """SetFolderField replaces every entry, AppendToFolderField adds entries for users without
     one, DeleteFolderField removes them all ("Folder-level permissions work with other Exchange
-    Web Services operations", Microsoft's EWS blog on Exchange 2007 SP1 folder permissions)."""
+    Web Services operations", Microsoft's EWS blog on Exchange 2007 SP1 folder permissions).
+    The Default and Anonymous entries are always there, with no rights unless given some."""
     stored = _stored(row)
     current = stored.find(t("PermissionSet"))
     if current is not None:
         stored.remove(current)
+    entries = []
     if action != "DeleteFolderField":
         sent = next(update.iter(t("PermissionSet")), None)
         if sent is None:
@@ -228,10 +230,10 @@ def _update_permissions(ctx, row, action, update):
         entries = folder_permissions.parse(ctx.conn, row["element"], sent)
         if action == "AppendToFolderField":
             kept = current if current is not None else folder_permissions.default_set(row["element"])
-            entries = folder_permissions.parse(ctx.conn, row["element"], kept) + entries
-            folder_permissions.check_unique(entries)
-        stored.append(folder_permissions.build(row["element"], entries))
-    folders.touch(ctx.conn, row["id"], xml=serialize(stored) if len(stored) else None)
+            entries = folder_permissions.check_unique(
+                folder_permissions.parse(ctx.conn, row["element"], kept) + entries)
+    stored.append(folder_permissions.build(row["element"], folder_permissions.with_everyone(row["element"], entries)))
+    folders.touch(ctx.conn, row["id"], xml=serialize(stored))
 
 
 def _rename(ctx, row, action, update):

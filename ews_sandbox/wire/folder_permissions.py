@@ -48,6 +48,15 @@ def default_set(element_name):
                                 for who, level in entries])
 
 
+def with_everyone(element_name, entries):
+    """`entries` with the Default and Anonymous entries first, added without rights if missing."""
+    calendar = is_calendar(element_name)
+    present = {user.get("DistinguishedUser") for user, _, _ in entries}
+    everyone = [({"DistinguishedUser": who}, _rights("None", calendar), "None")
+                for who in ("Default", "Anonymous") if who not in present]
+    return everyone + entries
+
+
 def parse(conn, element_name, permission_set):
     """The entries of a t:PermissionSet as (user, rights, level), checked as Exchange checks them:
     each user known and named once (ErrorDuplicateUserIdsSpecified)."""
