@@ -224,7 +224,8 @@ def counts(conn, folder_id):
 def size(conn, folder_id):
     """Bytes of the folder's items, associated ones and user configurations included
     (PidTagMessageSizeExtended of a folder)."""
-    items_size = conn.execute("SELECT COALESCE(SUM(size), 0) FROM items WHERE folder_id = ?", (folder_id,)).fetchone()[0]
+    items_size = conn.execute("SELECT COALESCE(SUM(size), 0) FROM items WHERE folder_id = ?",
+                              (folder_id,)).fetchone()[0]
     configurations = conn.execute(
         "SELECT COALESCE(SUM(LENGTH(name) + COALESCE(LENGTH(dictionary), 0) + COALESCE(LENGTH(xml_data), 0)"
         " + COALESCE(LENGTH(binary_data), 0)), 0) FROM user_configurations WHERE folder_id = ?",

@@ -2,10 +2,10 @@
 from lxml import etree
 
 from ..model import folders, items
-from ..model.properties import extended_key, find_extended, serialize
+from ..model.properties import find_extended, serialize
 from ..wire import folder_permissions
 from ..wire.errors import EWSError
-from ..wire.ns import T, local, m, sub, t
+from ..wire.ns import local, m, sub, t
 from ..wire.paths import first_path, is_path, parse_path
 from ..wire.schema_order import CHILD_ORDER
 from ..wire.soap import respond_each
