@@ -22,7 +22,6 @@ DELETE /_sandbox/folder-permissions          {"owner", "folder", "user"}
 POST   /_sandbox/directory                   {"users": [...], "rooms": [...], ...}: several of the above
 """
 import hmac
-import inspect
 import json
 import re
 
@@ -187,13 +186,8 @@ def _known(conn, email, find=directory.user_by_email, what="sandbox user"):
 
 
 def _new_mailbox(conn, mailbox_id, locale):
-    if locale is None:
-        folders.create_mailbox(conn, mailbox_id)
-        return
-    if "locale" not in inspect.signature(folders.create_mailbox).parameters:  # mailboxes without a language
-        raise AdminError("400 Bad Request", "this sandbox does not make mailboxes in another language (locale)")
     try:
-        folders.create_mailbox(conn, mailbox_id, locale=locale)
+        folders.create_mailbox(conn, mailbox_id, locale=locale or "en-US")
     except (ValueError, EWSError) as e:
         raise AdminError("400 Bad Request", f"locale: {e}")
 

@@ -17,6 +17,10 @@ DEMO_USERS = [
     ("alice", "Alice Wong"), ("bob", "Bob Martin"), ("carol", "Carol Diaz"),
     ("dave", "Dave Okafor"), ("erin", "Erin Smith"),
 ]
+# A mailbox's language names its default folders: erin's are German (Posteingang, Gesendete
+# Elemente...), as Exchange makes them for a German user, so code that finds folders by name
+# can be tried against it.
+DEMO_LOCALES = {"erin": "de-DE"}
 DEMO_LISTS = [("team", "Project Team", ["alice", "bob", "carol"])]
 # The app registrations guard nothing either: fixed ids and secrets, documented in the README.
 DEMO_TENANT_ID = "6f1d3c52-8a47-4e0b-9c2d-5b7e1a9f3c04"
@@ -51,13 +55,13 @@ CATEGORIES = [[], [], ["Finance"], ["Project X"], ["Project X", "Urgent"], ["Cus
 def apply(database, seed):
     """Wipe `database` and create the `seed` tenant in it."""
     with database.transaction() as conn:
-        for table in ("attachments", "items", "folders", "delegates", "users", "meta", "apps"):
+        for table in ("attachments", "items", "user_configurations", "folders", "delegates", "users", "meta", "apps"):
             conn.execute(f"DELETE FROM {table}")
         register_apps(conn)
         user_rows = {}
         for login, name in DEMO_USERS:
             user_id = directory.add_user(conn, f"{login}@{DOMAIN}", name, DEMO_PASSWORD)
-            folders.create_mailbox(conn, user_id)
+            folders.create_mailbox(conn, user_id, DEMO_LOCALES.get(login, "en-US"))
             user_rows[login] = directory.user_by_id(conn, user_id)
         for login, name, members in DEMO_LISTS:
             directory.add_distribution_list(conn, f"{login}@{DOMAIN}", name, [f"{m}@{DOMAIN}" for m in members])

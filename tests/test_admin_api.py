@@ -44,17 +44,17 @@ def test_an_added_user_signs_in_and_receives_mail(clean, connect):
     assert (found.email_address, found.name) == (ZOE, "Zoe Park")
 
 
-def test_a_users_locale_goes_to_the_mailbox_when_the_sandbox_knows_languages(clean, connect):
-    import inspect
-    from ews_sandbox.model import folders
+def test_a_users_locale_names_the_mailboxs_default_folders(clean, connect):
     body = {"email": ZOE, "name": "Zoe Park", "password": "zoe-password", "locale": "de-DE"}
-    if "locale" not in inspect.signature(folders.create_mailbox).parameters:
-        assert refused(clean, "POST", "users", body) == (400, "this sandbox does not make mailboxes in another "
-                                                              "language (locale)")
-        assert ZOE not in {entry["email"] for entry in clean.call("GET", "users")}  # nothing half made
-        return
     assert clean.call("POST", "users", body)["locale"] == "de-DE"
     assert connect(ZOE, password="zoe-password").inbox.name == "Posteingang"
+
+
+def test_a_locale_without_folder_names_is_refused_and_nothing_is_half_made(clean):
+    body = {"email": ZOE, "name": "Zoe Park", "password": "zoe-password", "locale": "xx-YY"}
+    status, message = refused(clean, "POST", "users", body)
+    assert status == 400 and message.startswith("locale: no folder names for locale 'xx-YY'")
+    assert ZOE not in {entry["email"] for entry in clean.call("GET", "users")}
 
 
 @pytest.mark.parametrize("body, status, message", [

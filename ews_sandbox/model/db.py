@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS users (
     password TEXT,
     kind TEXT NOT NULL DEFAULT 'user',      -- 'user', 'room' (a room mailbox) or 'dl'
     members TEXT,                           -- JSON list of emails, for a distribution list
-    room_list INTEGER NOT NULL DEFAULT 0    -- 1: a distribution list that is a room list
+    room_list INTEGER NOT NULL DEFAULT 0,   -- 1: a distribution list that is a room list
+    locale TEXT NOT NULL DEFAULT 'en-US'    -- the mailbox's language: names of its default folders
 );
 CREATE TABLE IF NOT EXISTS delegates (
     owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -34,10 +35,21 @@ CREATE TABLE IF NOT EXISTS folders (
     name TEXT NOT NULL,
     folder_class TEXT,
     change_key TEXT NOT NULL,
-    xml BLOB                                -- other properties as sent (extended properties)
+    role TEXT,                              -- a default folder's role (model/folders.py DEFAULT_FOLDERS)
+    xml BLOB                                -- other properties as sent (extended properties, permissions)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS folders_distinguished ON folders(mailbox_id, distinguished);
 CREATE INDEX IF NOT EXISTS folders_parent ON folders(parent_id, name COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS user_configurations (  -- Exchange keeps them as associated items of a folder
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    change_key TEXT NOT NULL,
+    dictionary BLOB,                        -- the t:Dictionary element as sent
+    xml_data TEXT,                          -- base64, as sent
+    binary_data TEXT,                       -- base64, as sent
+    UNIQUE (folder_id, name)
+);
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: a stale id must stay not-found
     mailbox_id INTEGER NOT NULL,
@@ -91,6 +103,8 @@ CREATE TABLE IF NOT EXISTS apps (           -- app registrations of the tenant (
 # tables as they were, so these are added to it when it is opened.
 ADDED_COLUMNS = [
     ("users", "room_list", "INTEGER NOT NULL DEFAULT 0"),
+    ("users", "locale", "TEXT NOT NULL DEFAULT 'en-US'"),
+    ("folders", "role", "TEXT"),
 ]
 
 

@@ -1,56 +1,159 @@
-"""Folders of a mailbox: the distinguished tree, lookups, counts and changes."""
+"""Folders of a mailbox: the default folders (in the mailbox's language), lookups, counts and changes."""
+from typing import NamedTuple, Optional
+
 from ..wire.errors import EWSError
 from . import ids
 
-# (distinguished id, display name, element, folder class, parent's distinguished id)
-DISTINGUISHED_TREE = [
-    ("root", "Root", "Folder", None, None),
-    ("msgfolderroot", "Top of Information Store", "Folder", "IPF.Note", "root"),
-    ("inbox", "Inbox", "Folder", "IPF.Note", "msgfolderroot"),
-    ("drafts", "Drafts", "Folder", "IPF.Note", "msgfolderroot"),
-    ("sentitems", "Sent Items", "Folder", "IPF.Note", "msgfolderroot"),
-    ("deleteditems", "Deleted Items", "Folder", "IPF.Note", "msgfolderroot"),
-    ("outbox", "Outbox", "Folder", "IPF.Note", "msgfolderroot"),
-    ("junkemail", "Junk Email", "Folder", "IPF.Note", "msgfolderroot"),
-    (None, "Archive", "Folder", "IPF.Note", "msgfolderroot"),  # one-click archive: not distinguished in 2016
-    ("calendar", "Calendar", "CalendarFolder", "IPF.Appointment", "msgfolderroot"),
-    ("contacts", "Contacts", "ContactsFolder", "IPF.Contact", "msgfolderroot"),
-    ("tasks", "Tasks", "TasksFolder", "IPF.Task", "msgfolderroot"),
-    ("notes", "Notes", "Folder", "IPF.StickyNote", "msgfolderroot"),
-    ("journal", "Journal", "Folder", "IPF.Journal", "msgfolderroot"),
-    ("conversationhistory", "Conversation History", "Folder", "IPF.Note", "msgfolderroot"),
-    ("syncissues", "Sync Issues", "Folder", "IPF.Note", "msgfolderroot"),
-    ("conflicts", "Conflicts", "Folder", "IPF.Note", "syncissues"),
-    ("localfailures", "Local Failures", "Folder", "IPF.Note", "syncissues"),
-    ("serverfailures", "Server Failures", "Folder", "IPF.Note", "syncissues"),
-    ("searchfolders", "Finder", "Folder", None, "root"),
-    ("recoverableitemsroot", "Recoverable Items", "Folder", None, "root"),
-    ("recoverableitemsdeletions", "Deletions", "Folder", None, "recoverableitemsroot"),
-    ("recoverableitemsversions", "Versions", "Folder", None, "recoverableitemsroot"),
-    ("recoverableitemspurges", "Purges", "Folder", None, "recoverableitemsroot"),
+class DefaultFolder(NamedTuple):
+    """A folder Exchange makes in every mailbox. `role` names it in the sandbox (and is its
+    DistinguishedFolderId when `distinguished`); `parent` is its parent's role."""
+    role: str
+    parent: Optional[str]
+    name: str                       # English; LOCALIZED_NAMES has other languages
+    element: str = "Folder"
+    folder_class: Optional[str] = None
+    distinguished: bool = True
+    deletable: bool = False         # the owner may delete it (only the one-click Archive)
+    hidden: bool = False            # PidTagAttributeHidden: clients do not list it
+
+
+# The tree of a new Exchange 2016 mailbox: the non-IPM subtree under the root (system folders
+# that clients do not show), and the IPM subtree under "Top of Information Store".
+# Folders Exchange 2016 does not have (Exchange Online's, such as Companies or Files) are left out.
+DEFAULT_FOLDERS = [
+    DefaultFolder("root", None, "root"),
+    DefaultFolder("commonviews", "root", "Common Views", distinguished=False),
+    DefaultFolder("deferredaction", "root", "Deferred Action", distinguished=False),
+    DefaultFolder("exchangesyncdata", "root", "ExchangeSyncData", distinguished=False),
+    DefaultFolder("searchfolders", "root", "Finder"),
+    DefaultFolder("freebusydata", "root", "Freebusy Data", distinguished=False),
+    DefaultFolder("location", "root", "Location", distinguished=False),
+    DefaultFolder("mailboxassociations", "root", "MailboxAssociations", distinguished=False),
+    DefaultFolder("peopleconnect", "root", "PeopleConnect"),
+    DefaultFolder("recoverableitemsroot", "root", "Recoverable Items"),
+    DefaultFolder("audits", "recoverableitemsroot", "Audits", distinguished=False),
+    DefaultFolder("calendarlogging", "recoverableitemsroot", "Calendar Logging", distinguished=False),
+    DefaultFolder("recoverableitemsdeletions", "recoverableitemsroot", "Deletions"),
+    DefaultFolder("recoverableitemspurges", "recoverableitemsroot", "Purges"),
+    DefaultFolder("recoverableitemsversions", "recoverableitemsroot", "Versions"),
+    DefaultFolder("reminders", "root", "Reminders", folder_class="Outlook.Reminder", distinguished=False),
+    DefaultFolder("schedule", "root", "Schedule", distinguished=False),
+    DefaultFolder("shadowitems", "root", "ShadowItems", folder_class="IPF.StoreItem.ShadowItems",
+                  distinguished=False),
+    DefaultFolder("sharing", "root", "Sharing", folder_class="IPF.Note", distinguished=False),
+    DefaultFolder("shortcuts", "root", "Shortcuts", distinguished=False),
+    DefaultFolder("spoolerqueue", "root", "Spooler Queue", distinguished=False),
+    DefaultFolder("system", "root", "System", distinguished=False),
+    DefaultFolder("todosearch", "root", "To-Do Search", "TasksFolder", "IPF.Task"),
+    DefaultFolder("views", "root", "Views", distinguished=False),
+    DefaultFolder("workingset", "root", "Working Set", distinguished=False),
+    DefaultFolder("msgfolderroot", "root", "Top of Information Store"),
+    DefaultFolder("archive", "msgfolderroot", "Archive", folder_class="IPF.Note", distinguished=False,
+                  deletable=True),  # one-click archive: not distinguished in Exchange 2016
+    DefaultFolder("calendar", "msgfolderroot", "Calendar", "CalendarFolder", "IPF.Appointment"),
+    DefaultFolder("contacts", "msgfolderroot", "Contacts", "ContactsFolder", "IPF.Contact"),
+    DefaultFolder("quickcontacts", "contacts", "{06967759-274D-40B2-A3EB-D7F9E73727D7}", "ContactsFolder",
+                  "IPF.Contact.MOC.QuickContacts", hidden=True),
+    DefaultFolder("imcontactlist", "contacts", "{A9E2BC46-B3A0-4243-B315-60D991004455}", "ContactsFolder",
+                  "IPF.Contact.MOC.ImContactList", hidden=True),
+    DefaultFolder("galcontacts", "contacts", "GAL Contacts", "ContactsFolder", "IPF.Contact.GalContacts",
+                  distinguished=False, hidden=True),
+    DefaultFolder("organizationalcontacts", "contacts", "Organizational Contacts", "ContactsFolder",
+                  "IPF.Contact.OrganizationalContacts", distinguished=False, hidden=True),
+    DefaultFolder("recipientcache", "contacts", "Recipient Cache", "ContactsFolder", "IPF.Contact.RecipientCache",
+                  hidden=True),
+    DefaultFolder("conversationactionsettings", "msgfolderroot", "Conversation Action Settings",
+                  folder_class="IPF.Configuration", distinguished=False, hidden=True),
+    DefaultFolder("conversationhistory", "msgfolderroot", "Conversation History"),
+    DefaultFolder("deleteditems", "msgfolderroot", "Deleted Items", folder_class="IPF.Note"),
+    DefaultFolder("drafts", "msgfolderroot", "Drafts", folder_class="IPF.Note"),
+    DefaultFolder("externalcontacts", "msgfolderroot", "ExternalContacts", "ContactsFolder", "IPF.Contact",
+                  distinguished=False, hidden=True),
+    DefaultFolder("inbox", "msgfolderroot", "Inbox", folder_class="IPF.Note"),
+    DefaultFolder("journal", "msgfolderroot", "Journal", folder_class="IPF.Journal"),
+    DefaultFolder("junkemail", "msgfolderroot", "Junk Email", folder_class="IPF.Note"),
+    DefaultFolder("notes", "msgfolderroot", "Notes", folder_class="IPF.StickyNote"),
+    DefaultFolder("outbox", "msgfolderroot", "Outbox", folder_class="IPF.Note"),
+    DefaultFolder("personmetadata", "msgfolderroot", "PersonMetadata", "ContactsFolder", "IPF.Contact",
+                  distinguished=False, hidden=True),
+    DefaultFolder("quickstepsettings", "msgfolderroot", "Quick Step Settings", folder_class="IPF.Configuration",
+                  distinguished=False, hidden=True),
+    DefaultFolder("rssfeeds", "msgfolderroot", "RSS Feeds", folder_class="IPF.Note.OutlookHomepage",
+                  distinguished=False),
+    DefaultFolder("sentitems", "msgfolderroot", "Sent Items", folder_class="IPF.Note"),
+    DefaultFolder("syncissues", "msgfolderroot", "Sync Issues", folder_class="IPF.Note"),
+    DefaultFolder("conflicts", "syncissues", "Conflicts"),
+    DefaultFolder("localfailures", "syncissues", "Local Failures"),
+    DefaultFolder("serverfailures", "syncissues", "Server Failures"),
+    DefaultFolder("tasks", "msgfolderroot", "Tasks", "TasksFolder", "IPF.Task"),
     # The online archive: a second hierarchy with a root of its own.
-    ("archiveroot", "Archive Root", "Folder", None, None),
-    ("archivemsgfolderroot", "Top of Information Store", "Folder", "IPF.Note", "archiveroot"),
-    ("archiveinbox", "Inbox", "Folder", "IPF.Note", "archivemsgfolderroot"),
-    ("archivedeleteditems", "Deleted Items", "Folder", "IPF.Note", "archivemsgfolderroot"),
-    ("archiverecoverableitemsroot", "Recoverable Items", "Folder", None, "archiveroot"),
-    ("archiverecoverableitemsdeletions", "Deletions", "Folder", None, "archiverecoverableitemsroot"),
-    ("archiverecoverableitemsversions", "Versions", "Folder", None, "archiverecoverableitemsroot"),
-    ("archiverecoverableitemspurges", "Purges", "Folder", None, "archiverecoverableitemsroot"),
+    DefaultFolder("archiveroot", None, "Archive Root"),
+    DefaultFolder("archivemsgfolderroot", "archiveroot", "Top of Information Store"),
+    DefaultFolder("archiveinbox", "archivemsgfolderroot", "Inbox", folder_class="IPF.Note"),
+    DefaultFolder("archivedeleteditems", "archivemsgfolderroot", "Deleted Items", folder_class="IPF.Note"),
+    DefaultFolder("archiverecoverableitemsroot", "archiveroot", "Recoverable Items"),
+    DefaultFolder("archiverecoverableitemsdeletions", "archiverecoverableitemsroot", "Deletions"),
+    DefaultFolder("archiverecoverableitemsversions", "archiverecoverableitemsroot", "Versions"),
+    DefaultFolder("archiverecoverableitemspurges", "archiverecoverableitemsroot", "Purges"),
 ]
+DEFAULT_FOLDER_BY_ROLE = {folder.role: folder for folder in DEFAULT_FOLDERS}
+
+# Exchange names a mailbox's default folders in the mailbox's language when it makes them
+# (Set-MailboxRegionalConfiguration -LocalizeDefaultFolderName renames them later); system
+# folders of the non-IPM subtree keep their English names. Names as Outlook shows them.
+LOCALIZED_NAMES = {
+    "de-DE": {
+        "msgfolderroot": "Oberste Ebene des Informationsspeichers", "inbox": "Posteingang",
+        "drafts": "Entwürfe", "sentitems": "Gesendete Elemente", "deleteditems": "Gelöschte Elemente",
+        "outbox": "Postausgang", "junkemail": "Junk-E-Mail", "calendar": "Kalender", "contacts": "Kontakte",
+        "tasks": "Aufgaben", "notes": "Notizen", "journal": "Journal", "archive": "Archiv",
+        "conversationhistory": "Unterhaltungsverlauf", "syncissues": "Synchronisierungsprobleme",
+        "conflicts": "Konflikte", "localfailures": "Lokale Fehler", "serverfailures": "Serverfehler",
+        "rssfeeds": "RSS-Feeds",
+    },
+    "da-DK": {
+        "msgfolderroot": "Informationslagerets øverste niveau", "inbox": "Indbakke", "drafts": "Kladder",
+        "sentitems": "Sendt post", "deleteditems": "Slettet post", "outbox": "Udbakke",
+        "junkemail": "Uønsket e-mail", "calendar": "Kalender", "contacts": "Kontaktpersoner", "tasks": "Opgaver",
+        "notes": "Noter", "journal": "Journal", "archive": "Arkiv", "conversationhistory": "Samtaleoversigt",
+        "syncissues": "Synkroniseringsproblemer", "conflicts": "Konflikter", "localfailures": "Lokale fejl",
+        "serverfailures": "Serverfejl",
+    },
+}
+LOCALES = ("en-US", *LOCALIZED_NAMES)
 ELEMENT_FOR_CLASS = {"IPF.Appointment": "CalendarFolder", "IPF.Contact": "ContactsFolder", "IPF.Task": "TasksFolder"}
 
 
-def create_mailbox(conn, mailbox_id):
-    by_name = {}  # distinguished id -> row id of the folders created so far
-    for distinguished, name, element, folder_class, parent in DISTINGUISHED_TREE:
+def create_mailbox(conn, mailbox_id, locale="en-US"):
+    """The default folders of a new mailbox, named in `locale` (a language tag such as de-DE),
+    which is also recorded as the mailbox's language."""
+    locale = normalize_locale(locale)
+    names = LOCALIZED_NAMES.get(locale, {})
+    conn.execute("UPDATE users SET locale = ? WHERE id = ?", (locale, mailbox_id))
+    row_ids = {}  # role -> row id of the folders created so far
+    for folder in DEFAULT_FOLDERS:
         cursor = conn.execute(
-            "INSERT INTO folders(mailbox_id, parent_id, distinguished, element, name, folder_class, change_key)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (mailbox_id, by_name[parent] if parent else None, distinguished, element, name, folder_class,
-             ids.new_change_key()))
-        if distinguished:  # plain folders (the one-click Archive) parent nothing here
-            by_name[distinguished] = cursor.lastrowid
+            "INSERT INTO folders(mailbox_id, parent_id, distinguished, role, element, name, folder_class, change_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (mailbox_id, row_ids[folder.parent] if folder.parent else None,
+             folder.role if folder.distinguished else None, folder.role, folder.element,
+             names.get(folder.role, folder.name), folder.folder_class, ids.new_change_key()))
+        row_ids[folder.role] = cursor.lastrowid
+
+
+def normalize_locale(locale):
+    """'de_DE', 'de-de' -> 'de-DE'; a locale the sandbox has no names for is refused."""
+    language, _, region = (locale or "en-US").replace("_", "-").partition("-")
+    tag = f"{language.lower()}-{region.upper()}" if region else language.lower()
+    if tag not in LOCALES:
+        raise ValueError(f"no folder names for locale {locale!r}; known: {', '.join(LOCALES)}")
+    return tag
+
+
+def is_deletable(row):
+    """Default folders stay (Exchange refuses to delete them), except the one-click Archive."""
+    default = DEFAULT_FOLDER_BY_ROLE.get(row["role"]) if row["role"] else None
+    return default is None or default.deletable
 
 
 def archive_counterpart(conn, row):
@@ -73,12 +176,14 @@ def folder_id_text(row):
 
 def get(conn, folder_id):
     row = conn.execute("SELECT * FROM folders WHERE id = ?", (folder_id,)).fetchone()
-    if row is None:
-        raise EWSError("ErrorFolderNotFound")
+    if row is None:  # a well-formed id of a folder no longer there: Exchange says "object", not "folder"
+        raise EWSError("ErrorItemNotFound", "The specified object was not found in the store.")
     return row
 
 
 def distinguished(conn, mailbox_id, name):
+    if name == "publicfoldersroot":  # what Exchange answers in an organisation without public folders
+        raise EWSError("ErrorNoPublicFolderReplicaAvailable")
     row = conn.execute("SELECT * FROM folders WHERE mailbox_id = ? AND distinguished = ?",
                        (mailbox_id, name)).fetchone()
     if row is None:
@@ -116,13 +221,31 @@ def counts(conn, folder_id):
     return total, unread, child_count
 
 
+def size(conn, folder_id):
+    """Bytes of the folder's items, associated ones and user configurations included
+    (PidTagMessageSizeExtended of a folder)."""
+    items_size = conn.execute("SELECT COALESCE(SUM(size), 0) FROM items WHERE folder_id = ?",
+                              (folder_id,)).fetchone()[0]
+    configurations = conn.execute(
+        "SELECT COALESCE(SUM(LENGTH(name) + COALESCE(LENGTH(dictionary), 0) + COALESCE(LENGTH(xml_data), 0)"
+        " + COALESCE(LENGTH(binary_data), 0)), 0) FROM user_configurations WHERE folder_id = ?",
+        (folder_id,)).fetchone()[0]
+    return items_size + configurations
+
+
+def is_hidden(row):
+    default = DEFAULT_FOLDER_BY_ROLE.get(row["role"]) if row["role"] else None
+    return bool(default and default.hidden)
+
+
 def create(conn, parent, name, element, folder_class, xml):
     if not name:
         raise EWSError("ErrorInvalidPropertySet", "A folder needs a DisplayName.")
     clash = conn.execute("SELECT 1 FROM folders WHERE parent_id = ? AND name = ? COLLATE NOCASE",
                          (parent["id"], name)).fetchone()
-    if clash:
-        raise EWSError("ErrorFolderExists")
+    if clash:  # Exchange compares names case-insensitively and names the one refused
+        raise EWSError("ErrorFolderExists", f"A folder with the specified name already exists., "
+                                            f"Could not create folder '{name}'.")
     cursor = conn.execute(
         "INSERT INTO folders(mailbox_id, parent_id, element, name, folder_class, change_key, xml)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

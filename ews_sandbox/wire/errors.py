@@ -36,6 +36,7 @@ DEFAULT_TEXTS = {
     "ErrorInvalidPropertyAppend": "An object within a change description must contain one and only one property to modify.",
     "ErrorDeleteDistinguishedFolder": "Distinguished folders cannot be deleted.",
     "ErrorFolderExists": "A folder with the specified name already exists.",
+    "ErrorNoPublicFolderReplicaAvailable": "There are no public folder servers available.",
     "ErrorInvalidOperation": "The operation is not valid.",
     "ErrorNameResolutionNoResults": "No results were found.",
     "ErrorNameResolutionMultipleResults": "Multiple results were found.",
