@@ -15,8 +15,10 @@ import json
 
 from .faults import FaultSpecError, parse_spec
 from .model import directory
+from .request_body import BodyTooLarge, ClientGone, leave_unread, read_body
 
 LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+BODY_LIMIT = 1024 * 1024
 
 
 class AdminError(Exception):
@@ -39,15 +41,21 @@ def handle(sandbox, environ, start_response):
         result = handler(sandbox, _json_body(environ))
         return _answer(start_response, "200 OK", result)
     except AdminError as e:
+        leave_unread(environ)
         return _answer(start_response, e.status, {"error": str(e)})
 
 
 def _json_body(environ):
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if not length:
+    try:
+        body = read_body(environ, limit=BODY_LIMIT)
+    except BodyTooLarge:
+        raise AdminError("400 Bad Request", f"the body is over {BODY_LIMIT} bytes")
+    except ClientGone:
+        raise AdminError("408 Request Timeout", "the body did not arrive")
+    if not body:
         return None
     try:
-        return json.loads(environ["wsgi.input"].read(length))
+        return json.loads(body)
     except ValueError as e:
         raise AdminError("400 Bad Request", f"the body is not JSON: {e}")
 

@@ -94,6 +94,11 @@ class FaultPlan:
         with self._lock:
             return [f.to_json() for f in self._faults]
 
+    def active(self, kind):
+        """Is a fault of `kind` in the plan (whatever its operations; nothing is counted)?"""
+        with self._lock:
+            return any(f.kind == kind for f in self._faults)
+
     def triggered(self, operation, kinds):
         """The faults of `kinds` that fire for this request (counting it for each)."""
         fired = []

@@ -10,6 +10,7 @@ import secrets
 import threading
 from pathlib import Path
 
+from . import connections
 from . import seed as seeds
 from .autodiscover import AUTODISCOVER_PATH
 from .auth import CHALLENGES, Authenticator
@@ -54,12 +55,9 @@ class Sandbox:
 
     # ---- life cycle ----
     def start(self):
-        self._server = HTTPServer((self.host, self.port), Application(self), numthreads=8, max=64,
-                                  server_name="ews-sandbox", timeout=120)
-        if self.tls:
-            from cheroot.ssl.builtin import BuiltinSSLAdapter
-            self._server.ssl_adapter = BuiltinSSLAdapter(str(self.certificates.cert_file),
-                                                         str(self.certificates.key_file))
+        self._server = HTTPServer((self.host, self.port), Application(self), numthreads=connections.WORKERS,
+                                  max=64, server_name="ews-sandbox", timeout=connections.KEEP_ALIVE)
+        connections.configure(self._server, self.certificates)
         self._server.prepare()
         self.port = self._server.bind_addr[1]
         self._thread = threading.Thread(target=self._server.serve, name="ews-sandbox", daemon=True)

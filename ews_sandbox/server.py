@@ -12,8 +12,9 @@ import traceback
 
 from cheroot import wsgi
 
-from . import admin, autodiscover
+from . import admin, autodiscover, request_body
 from .auth import AuthFailed
+from .connections import TOO_LARGE_TEXT
 from .model import directory
 from .ops.context import Context
 from .wire import soap
@@ -29,6 +30,7 @@ class _Gateway(wsgi.Gateway_10):
     def get_environ(self):
         environ = super().get_environ()
         environ["ews_sandbox.connection"] = self.req.conn
+        environ["ews_sandbox.request"] = self.req  # to close the connection after a refusal
         return environ
 
 
@@ -69,7 +71,7 @@ class Application:
                 return _plain(start_response, "405 Method Not Allowed", b"POST SOAP requests here.\n")
             return self._ews(environ, start_response)
         if path.lower() == autodiscover.AUTODISCOVER_PATH:
-            return autodiscover.handle(self.sandbox, environ, start_response, read_body(environ))
+            return autodiscover.handle(self.sandbox, environ, start_response, _small_body(environ))
         if self.sandbox.fallback_route is not None:  # the OAuth authority: /{any tenant}/...
             return self.sandbox.fallback_route(environ, start_response)
         return _plain(start_response, "404 Not Found", b"Not found.\n")
@@ -77,51 +79,67 @@ class Application:
     # ---- EWS ----
     def _ews(self, environ, start_response):
         started = time.perf_counter()
-        body = read_body(environ)
-        log_entry = {"operation": None, "mailbox": None, "user": None}
+        log_entry = {"operation": None, "mailbox": None, "user": None, "request_bytes": 0}
 
         def finish(status, headers, payload):
             streamed = payload if isinstance(payload, StreamedAnswer) else None
             checked = streamed.without_deferred() if streamed else payload
             if self.sandbox.response_hook is not None and checked.startswith(b"<?xml"):
                 self.sandbox.response_hook(checked)
-            self.sandbox.request_log.add(log_entry["operation"], int(status.split()[0]), len(body), len(payload),
-                                         started, log_entry["mailbox"], log_entry["user"])
+            self.sandbox.request_log.add(log_entry["operation"], int(status.split()[0]), log_entry["request_bytes"],
+                                         len(payload), started, log_entry["mailbox"], log_entry["user"])
             start_response(status, headers + [("Content-Length", str(len(payload)))])
             return streamed.chunks(self.sandbox.database) if streamed else [payload]
 
-        try:
-            request = soap.parse_request(body)
-            log_entry["operation"] = request.operation
-        except SOAPFault as fault:
-            request = None
-            parse_fault = fault
+        # Who calls comes from the headers alone: a refused caller's body is never read whole.
         connection = environ.get("ews_sandbox.connection")
-        if self._refuses_passwords(environ, log_entry["operation"]):
-            bearer = [c for c in self.sandbox.challenges() if c.lower().startswith("bearer")] or ["Bearer"]
-            return finish("401 Unauthorized", [("WWW-Authenticate", c) for c in bearer] +
-                          [("Content-Type", "text/plain")], b"401 Unauthorized\n")
         try:
             user = self.sandbox.authenticate(environ, connection)
         except AuthFailed as failed:
-            headers = [("WWW-Authenticate", failed.challenge)] if failed.challenge else [
-                ("WWW-Authenticate", challenge) for challenge in self.sandbox.challenges()]
-            return finish("401 Unauthorized", headers + failed.headers + [("Content-Type", "text/plain")],
-                          b"401 Unauthorized\n")
+            small = request_body.leave_unread(environ)
+            log_entry["operation"] = soap.operation_name(small) if small else None
+            log_entry["request_bytes"] = len(small or b"")
+            return finish("401 Unauthorized", self._challenge_headers(environ, failed) +
+                          [("Content-Type", "text/plain")], b"401 Unauthorized\n")
         log_entry["user"] = user["email"]
-        if request is None:
-            return finish("500 Internal Server Error", _XML, soap.render(soap.fault_envelope(parse_fault)))
+        try:
+            body = request_body.read_body(environ)
+        except request_body.BodyTooLarge:
+            request_body.close_after_answer(environ)
+            return finish("404 Not Found", [("Content-Type", "text/plain")], TOO_LARGE_TEXT.encode())
+        except request_body.ClientGone:
+            return finish("408 Request Timeout", [("Content-Type", "text/plain")], b"Request timed out.\n")
+        log_entry["request_bytes"] = len(body)
+        try:
+            request = soap.parse_request(body)
+        except SOAPFault as fault:
+            return finish("500 Internal Server Error", _XML, soap.render(soap.fault_envelope(fault)))
+        log_entry["operation"] = request.operation
+        if self._refuses_passwords(environ, request.operation):
+            return finish("401 Unauthorized", self._bearer_only() + [("Content-Type", "text/plain")],
+                          b"401 Unauthorized\n")
         early = self._injected_fault(request.operation, connection, start_response, finish)
         if early is not None:
             return early
         status, payload = self._dispatch(request, user, log_entry)
         return finish(status, _XML, payload)
 
+    def _challenge_headers(self, environ, failed):
+        if failed.challenge:
+            return [("WWW-Authenticate", failed.challenge)] + failed.headers
+        if self.sandbox.faults.active("oauth-only") and not _is_bearer(environ):
+            return self._bearer_only() + failed.headers
+        return [("WWW-Authenticate", challenge) for challenge in self.sandbox.challenges()] + failed.headers
+
+    def _bearer_only(self):
+        bearer = [c for c in self.sandbox.challenges() if c.lower().startswith("bearer")] or ["Bearer"]
+        return [("WWW-Authenticate", c) for c in bearer]
+
     def _refuses_passwords(self, environ, operation):
         """The oauth-only fault: answer as Exchange Online does, which takes bearer tokens only."""
         if not self.sandbox.faults.triggered(operation, ("oauth-only",)):
             return False
-        return not (environ.get("HTTP_AUTHORIZATION") or "").lower().startswith("bearer ")
+        return not _is_bearer(environ)
 
     def _injected_fault(self, operation, connection, start_response, finish):
         faults = self.sandbox.faults.triggered(operation, ("latency", "drop-connection", "http-503", "server-busy",
@@ -219,12 +237,18 @@ class StreamedAnswer:
             conn.execute("COMMIT")
 
 
-def read_body(environ):
+def _small_body(environ, limit=1024 * 1024):
+    """A body that is small by nature (Autodiscover): read within `limit`; past it, or when
+    the client stalls, empty (the request then fails as malformed) and the connection closed."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return environ["wsgi.input"].read(length) if length else b""
+        return request_body.read_body(environ, limit=limit)
+    except (request_body.BodyTooLarge, request_body.ClientGone):
+        request_body.close_after_answer(environ)
+        return b""
+
+
+def _is_bearer(environ):
+    return (environ.get("HTTP_AUTHORIZATION") or "").lower().startswith("bearer ")
 
 
 def _plain(start_response, status, payload):

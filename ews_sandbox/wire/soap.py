@@ -44,6 +44,14 @@ def parse_request(data):
     return SoapRequest(local(operation), operation, impersonate)
 
 
+def operation_name(data):
+    """The operation a request names, or None when it is not a valid request."""
+    try:
+        return parse_request(data).operation
+    except SOAPFault:
+        return None
+
+
 def schema_fault(text):
     return SOAPFault("ErrorSchemaValidation", text, fault_code="a:ErrorSchemaValidation",
                      message_xml=[("LineNumber", "0"), ("LinePosition", "0"), ("Violation", text)])
