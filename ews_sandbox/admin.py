@@ -127,7 +127,7 @@ def _revoke(sandbox, body):
 
 
 def _users(sandbox, body):
-    with sandbox.database.transaction() as conn:
+    with sandbox.database.reading() as conn:
         return [{"email": row["email"], "name": row["name"], "kind": row["kind"],
                  **({"password": row["password"]} if row["kind"] == "user" else
                     {"members": directory.dl_members(row)})} for row in directory.entries(conn)]

@@ -42,7 +42,7 @@ class Authenticator:
 
     def refresh_users(self):
         """Write the NTLM credential file pyspnego checks handshakes against."""
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             rows = directory.users(conn)
         lines = []
         for row in rows:

@@ -112,18 +112,18 @@ class Sandbox:
 
     @property
     def tenant_id(self):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return registry.tenant_id(conn)
 
     @property
     def apps(self):
         """The app registrations: tenant_id, client_id, client_secret (None for a public client), kind, ..."""
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return [app.ready_line_entry(registry.tenant_id(conn)) for app in registry.apps(conn)]
 
     @property
     def users(self):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return [{"email": row["email"], "password": row["password"], "name": row["name"]}
                     for row in directory.users(conn)]
 
@@ -147,7 +147,7 @@ class Sandbox:
         return bearer + list(CHALLENGES)
 
     def authenticate(self, environ, connection):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return self.authenticator.authenticate(conn, environ.get("HTTP_AUTHORIZATION"), connection)
 
     def acting_as(self, conn, caller, address):

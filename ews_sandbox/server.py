@@ -5,6 +5,7 @@
 /_sandbox/...       the admin API (admin.py), loopback only, token in X-Admin-Token
 anything else       the OAuth authority (oauth/) when it runs, else 404
 """
+import contextlib
 import logging
 import socket
 import time
@@ -176,31 +177,47 @@ class Application:
                               fault_code="a:ErrorInvalidOperation")
             return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
         try:
-            with self.sandbox.database.transaction() as conn:
-                actor, mailbox_id = self.sandbox.acting_as(conn, user, request.impersonate)
-                log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
-                context = Context(conn, actor, mailbox_id, self.sandbox)
-                try:
-                    response = handler(context, request.body)
-                except EWSError as error:  # the request as a whole failed: one error message
-                    response = soap.response_element(request.operation)
-                    messages = soap.sub(response, soap.m("ResponseMessages"))
-                    soap.response_message(messages, request.operation, error)
-                    context.deferred_content.clear()
-            rendered = soap.render(soap.envelope(response))
-            if context.deferred_content:
-                return "200 OK", StreamedAnswer(rendered, context.deferred_content)
-            return "200 OK", rendered
+            return self._run(handler, request, user, log_entry)
         except SOAPFault as fault:
             return f"{fault.http_status} Error", soap.render(soap.fault_envelope(fault))
-        except Exception:
+        except Exception as e:
+            if soap.is_busy(e):  # another process held the write lock past the busy timeout
+                return "500 Internal Server Error", soap.render(soap.fault_envelope(SERVER_BUSY))
             log.error("sandbox failure in %s:\n%s", request.operation, traceback.format_exc())
             fault = SOAPFault("ErrorInternalServerError", f"The sandbox failed on {request.operation}; see its log.",
                               fault_code="a:ErrorInternalServerError")
             return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
 
+    def _run(self, handler, request, user, log_entry):
+        """Read-only operations run in a read snapshot, which a streamed answer keeps
+        until its last byte (so its Content-Length holds); the others in a write transaction."""
+        database = self.sandbox.database
+        with contextlib.ExitStack() as scope:
+            conn = scope.enter_context(database.reading() if request.operation in READ_ONLY_OPERATIONS
+                                       else database.transaction())
+            actor, mailbox_id = self.sandbox.acting_as(conn, user, request.impersonate)
+            log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
+            context = Context(conn, actor, mailbox_id, self.sandbox)
+            try:
+                response = handler(context, request.body)
+            except EWSError as error:  # the request as a whole failed: one error message
+                response = soap.response_element(request.operation)
+                messages = soap.sub(response, soap.m("ResponseMessages"))
+                soap.response_message(messages, request.operation, error)
+                context.deferred_content.clear()
+            rendered = soap.render(soap.envelope(response))
+            if not context.deferred_content:
+                return "200 OK", rendered
+            snapshot = scope.pop_all() if request.operation in READ_ONLY_OPERATIONS else None
+        return "200 OK", StreamedAnswer(rendered, context.deferred_content, snapshot)
+
 
 _XML = [("Content-Type", "text/xml; charset=utf-8")]
+SERVER_BUSY = SOAPFault("ErrorServerBusy", "The server cannot service this request right now. Try again later.",
+                        fault_code="a:ErrorServerBusy", message_xml=[("BackOffMilliseconds", "1000")])
+# Operations that never write: they run in a read snapshot and never wait for a writer.
+READ_ONLY_OPERATIONS = frozenset({"ConvertId", "ExpandDL", "FindFolder", "FindItem", "GetAttachment", "GetFolder",
+                                  "GetItem", "ResolveNames"})
 
 
 class StreamedAnswer:
@@ -208,7 +225,8 @@ class StreamedAnswer:
     from the database slice by slice while the answer is sent, so that a 50 MB
     attachment never sits in the server's memory (Content-Length is still exact)."""
 
-    def __init__(self, rendered, deferred):
+    def __init__(self, rendered, deferred, snapshot=None):
+        self.snapshot = snapshot  # an ExitStack holding the request's read transaction, or None
         self.pieces = []
         rest = rendered
         for part in deferred:
@@ -225,16 +243,39 @@ class StreamedAnswer:
         return b"".join(p for p in self.pieces if isinstance(p, bytes))
 
     def chunks(self, database):
-        conn = database.connection()
-        conn.execute("BEGIN")  # one snapshot for the whole answer, even if a writer commits meanwhile
-        try:
-            for piece in self.pieces:
-                if isinstance(piece, bytes):
-                    yield piece
-                else:
-                    yield from piece.chunks(conn)
-        finally:
-            conn.execute("COMMIT")
+        return _Chunks(self, database)
+
+
+class _Chunks:
+    """The iterable cheroot sends: the pieces, read in one snapshot (the request's own,
+    when it handed it over) that ends with the last piece or when cheroot closes it."""
+
+    def __init__(self, answer, database):
+        self.answer, self.snapshot = answer, answer.snapshot
+        if self.snapshot is None:
+            self.snapshot = contextlib.ExitStack()
+            self.snapshot.enter_context(database.reading())
+        self.conn = database.connection()
+        self._pieces = self._generate()
+
+    def _generate(self):
+        for piece in self.answer.pieces:
+            if isinstance(piece, bytes):
+                yield piece
+            else:
+                yield from piece.chunks(self.conn)
+        self.close()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._pieces)
+
+    def close(self):
+        if self.snapshot is not None:
+            snapshot, self.snapshot = self.snapshot, None
+            snapshot.close()
 
 
 def _small_body(environ, limit=1024 * 1024):

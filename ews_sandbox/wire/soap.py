@@ -1,8 +1,12 @@
 """SOAP envelopes: parse what exchangelib posts, render what Exchange answers."""
+import logging
+import sqlite3
+import traceback
 from dataclasses import dataclass
 
 from lxml import etree
 
+from ..model.db import element_scope
 from .errors import EWSError, SOAPFault
 from .ns import ERRORS, NSMAP, SOAP, M, T, local, m, sub, t
 
@@ -11,6 +15,7 @@ SERVER_VERSION = {
     "MajorVersion": "15", "MinorVersion": "1", "MajorBuildNumber": "2507",
     "MinorBuildNumber": "6", "Version": "V2017_07_11",
 }
+log = logging.getLogger(__name__)
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True)
 
 
@@ -50,6 +55,11 @@ def operation_name(data):
         return parse_request(data).operation
     except SOAPFault:
         return None
+
+
+def is_busy(error):
+    """SQLite gave up waiting for another process's write lock."""
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
 
 
 def schema_fault(text):
@@ -125,10 +135,20 @@ def respond_each(operation, inputs, handle, container=None):
             node = etree.Element(m("scratch"))
             if container:
                 sub(node, m(container))
-            handle(item, node)
+            with element_scope():  # a failed element's writes are undone, the others' kept
+                handle(item, node)
             message = response_message(messages, operation)
         except EWSError as e:
             message = response_message(messages, operation, e)
+            node = etree.Element(m("scratch"))
+            if container:
+                sub(node, m(container))
+        except Exception as e:  # one bad element must not break the batch (nor a folder for good)
+            if isinstance(e, SOAPFault) or is_busy(e):
+                raise  # the request as a whole: a schema fault, or the database busy
+            log.error("sandbox failure in an element of %s:\n%s", operation, traceback.format_exc())
+            message = response_message(messages, operation, EWSError(
+                "ErrorInternalServerError", f"The sandbox failed on this element of {operation}; see its log."))
             node = etree.Element(m("scratch"))
             if container:
                 sub(node, m(container))
