@@ -18,7 +18,7 @@ from .auth import AuthFailed
 from .connections import TOO_LARGE_TEXT
 from .model import directory
 from .ops.context import Context
-from .wire import soap
+from .wire import request_check, soap
 from .wire.errors import EWSError, SOAPFault
 
 EWS_PATH = "/EWS/Exchange.asmx"
@@ -199,6 +199,7 @@ class Application:
             log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
             context = Context(conn, actor, mailbox_id, self.sandbox)
             try:
+                request_check.check(request.body)
                 response = handler(context, request.body)
             except EWSError as error:  # the request as a whole failed: one error message
                 response = soap.response_element(request.operation)

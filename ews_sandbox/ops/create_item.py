@@ -1,5 +1,4 @@
 """CreateItem (save, send, send and keep a copy; replies and forwards) and SendItem."""
-import base64
 import copy
 
 from lxml import etree
@@ -11,6 +10,7 @@ from ..wire.errors import EWSError
 from ..wire.item_shape import body_as_html, body_as_text
 from ..wire.ns import T, local, m, sub, t
 from ..wire.soap import respond_each
+from ..wire.text import decode_base64
 from .attachments import store_attachment
 from .context import item_ids
 
@@ -92,7 +92,7 @@ def _import_mime(element, item):
     if content is None or not (content.text or "").strip():
         return []
     try:
-        raw = base64.b64decode(content.text)
+        raw = decode_base64(content.text)
     except ValueError:
         raise EWSError("ErrorMimeContentConversionFailed", "MimeContent is not valid base64.")
     return mime.to_properties(item, raw)

@@ -16,7 +16,9 @@ SERVER_VERSION = {
     "MinorBuildNumber": "6", "Version": "V2017_07_11",
 }
 log = logging.getLogger(__name__)
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True)
+# Comments and processing instructions carry nothing for EWS: dropped, so that handlers see elements only.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True,
+                          remove_comments=True, remove_pis=True)
 
 
 @dataclass
@@ -31,6 +33,9 @@ def parse_request(data):
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as e:
         raise schema_fault(f"The request failed schema validation: {e}")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:  # entities would be stored unresolved
+        raise schema_fault("The request failed schema validation: DTD is prohibited in this XML document.")
     if root.tag != f"{{{SOAP}}}Envelope":
         raise schema_fault("The request failed schema validation: the root element is not a SOAP envelope.")
     body = root.find(f"{{{SOAP}}}Body")

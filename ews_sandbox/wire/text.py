@@ -5,6 +5,7 @@ gone), for any markup a client may send (a comment alone, an XML declaration, no
 markup at all), and each conversion is cached: a search of many Contains on Body asks
 for the same item's text once per leaf.
 """
+import binascii
 from functools import lru_cache
 
 from lxml import etree
@@ -45,3 +46,18 @@ def header_safe(value):
     if value is None:
         return None
     return "".join(" " if (ord(c) < 32 and c != "\t") or c == "\x7f" else c for c in str(value))
+
+
+def decode_base64(text):
+    """xs:base64Binary as the schema reads it: the alphabet, padding and whitespace only.
+    Raises ValueError for anything else (binascii's default skips stray characters,
+    which stored 'aGVs!!bG8=' as b'hello')."""
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)  # the usual case, without a copy
+    except (binascii.Error, ValueError):
+        pass
+    compact = "".join(text.split())
+    try:
+        return binascii.a2b_base64(compact, strict_mode=True) if compact else b""
+    except binascii.Error as e:
+        raise ValueError(f"not valid base64: {e}") from e
