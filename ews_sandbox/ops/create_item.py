@@ -57,6 +57,7 @@ def store_new(ctx, element, target, disposition, attachments_from=None):
     sender = ctx.mailbox_row()
     if disposition in ("SendOnly", "SendAndSaveCopy"):
         _check_recipients(item)
+        delivery.check_send_as(item, sender, ctx.actor)
         delivery.stamp_sent(ctx.conn, item, sender)
     elif kind == "Message" and child(item, "IsRead") is None:
         etree.SubElement(item, t("IsRead")).text = "true"
@@ -206,12 +207,15 @@ def send_item(ctx, body):
         item = etree.fromstring(row["xml"])
         _check_recipients(item)
         sender = ctx.mailbox_row(row["mailbox_id"])
+        delivery.check_send_as(item, sender, ctx.actor)
+        target = None
+        if keep:  # every target is checked before anything is delivered
+            target = ctx.target_folder(saved_folder) if saved_folder is not None else \
+                folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
         delivery.stamp_sent(ctx.conn, item, sender)
         row = items.save(ctx.conn, row, item, is_draft=0)
         delivery.deliver(ctx.conn, item, source_item_id=row["id"])
         if keep:
-            target = ctx.target_folder(saved_folder) if saved_folder is not None else \
-                folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
             items.move(ctx.conn, row, target)
         else:
             items.delete(ctx.conn, row)

@@ -45,13 +45,28 @@ def parse_request(data):
     if etree.QName(operation).namespace != M:
         raise schema_fault(f"The request failed schema validation: unexpected element {operation.tag}.")
     header = root.find(f"{{{SOAP}}}Header")
-    impersonate = None
-    if header is not None:
-        address = header.find(f"{t('ExchangeImpersonation')}/{t('ConnectingSID')}/{t('PrimarySmtpAddress')}")
-        if address is None:
-            address = header.find(f"{t('ExchangeImpersonation')}/{t('ConnectingSID')}/{t('SmtpAddress')}")
-        impersonate = address.text.strip() if address is not None and address.text else None
+    impersonation = header.find(t("ExchangeImpersonation")) if header is not None else None
+    impersonate = _impersonated_address(impersonation) if impersonation is not None else None
     return SoapRequest(local(operation), operation, impersonate)
+
+
+def _impersonated_address(impersonation):
+    """The address an ExchangeImpersonation header names. The sandbox's user principal
+    names are their addresses; it has no security identifiers, so a SID is refused
+    rather than ignored (acting as the caller instead would be a silent surprise)."""
+    sid = impersonation.find(t("ConnectingSID"))
+    named = [c for c in (sid if sid is not None else []) if isinstance(c.tag, str)]
+    if len(named) != 1 or not (named[0].text or "").strip():
+        raise schema_fault("The request failed schema validation: ConnectingSID needs one of PrincipalName, SID, "
+                           "PrimarySmtpAddress or SmtpAddress.")
+    kind, value = local(named[0]), named[0].text.strip()
+    if kind in ("PrimarySmtpAddress", "SmtpAddress", "PrincipalName"):
+        return value
+    if kind == "SID":
+        raise SOAPFault("ErrorImpersonationFailed", "The sandbox's users have no security identifiers: "
+                        "impersonate by PrimarySmtpAddress, SmtpAddress or PrincipalName.",
+                        fault_code="a:ErrorImpersonationFailed")
+    raise schema_fault(f"The request failed schema validation: unexpected element {kind} in ConnectingSID.")
 
 
 def operation_name(data):
