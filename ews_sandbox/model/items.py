@@ -1,6 +1,7 @@
 """Items: stored as the XML element of their type, with query columns beside it."""
 from ..wire.errors import EWSError
 from ..wire.ns import t
+from ..wire.request_check import check_item_values
 from . import attachments, ids
 from .properties import child, fold, normalize_booleans, now_text, parse_bool, parse_item, serialize, utc_text
 
@@ -18,6 +19,7 @@ def _sender_address(item):
 
 def _query_columns(item, item_id=None, conn=None):
     """The columns queries and sorting use, derived from the item's XML."""
+    check_item_values(item)
     normalize_booleans(item)
     subject = child(item, "Subject")
     sent = child(item, "DateTimeSent")

@@ -157,8 +157,12 @@ def parse(element):
     source = etree.tostring(element).decode()
     if etree.QName(element).namespace != T:
         raise schema_fault(f"The element '{element.tag}' is not a search expression.")
+    if kind == "Not":
+        element, negated = _unwrapped_nots(element)
+        if not negated:  # Not(Not(x)) is x
+            return parse(element)
     if kind in ("And", "Or", "Not"):
-        expressions = [c for c in element if isinstance(c.tag, str)]
+        expressions = _operands(element, kind)
         if not expressions:
             raise schema_fault(f"The element '{kind}' needs at least one search expression.")
         if kind == "Not" and len(expressions) > 1:  # the schema allows several: Not of their And
@@ -180,6 +184,31 @@ def parse(element):
             raise EWSError("ErrorInvalidExcludesRestriction", "Excludes applies to integer properties only.")
         return Node(kind, source, path=path, constant=value)
     raise schema_fault(f"The element '{kind}' in namespace '{T}' is not a valid search expression.")
+
+
+def _operands(element, kind):
+    """The expressions of an And (Or), with Ands (Ors) nested in it opened in place, so that
+    a chain such as Q objects joined one by one build stays one flat node (no recursion)."""
+    found, stack = [], [iter(element)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif isinstance(node.tag, str) and kind != "Not" and node.tag == element.tag:
+            stack.append(iter(node))
+        elif isinstance(node.tag, str):
+            found.append(node)
+    return found
+
+
+def _unwrapped_nots(element):
+    """(the innermost of a chain of single-child Nots, whether their count is odd)."""
+    negated = True
+    while True:
+        inner = [c for c in element if isinstance(c.tag, str)]
+        if len(inner) != 1 or inner[0].tag != element.tag:
+            return element, negated
+        element, negated = inner[0], not negated
 
 
 def parse_restriction(restriction):
@@ -247,26 +276,26 @@ def _contains(element, source):
 
 # What Exchange answers ErrorRestrictionTooComplex for; the sandbox's own bounds (Exchange
 # does not publish its own), well past what exchangelib's Q objects build for real queries.
-MAX_DEPTH = 32        # And, Or and Not nested in one another
-MAX_EXPRESSIONS = 1000  # search expressions in all
+MAX_DEPTH = 32        # levels where And, Or and Not alternate (And in And is one level)
+MAX_EXPRESSIONS = 2000  # search expressions in all (And, Or and Not included)
 
 
 def check_complexity(element):
     """Refuse a restriction too deep or too wide, before anything recurses over it."""
-    count, stack = 0, [(element, 0)]
+    count, stack = 0, [(element, 0, None)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, outer = stack.pop()
         if not isinstance(node.tag, str):
             continue
         nested = local(node) in ("And", "Or", "Not")
-        depth += nested
+        depth += nested and local(node) != outer  # And in And, Or in Or, Not in Not: flattened, no level
         count += 1
         if depth > MAX_DEPTH or count > MAX_EXPRESSIONS:
             raise EWSError("ErrorRestrictionTooComplex",
                            f"The restriction is too complex: at most {MAX_DEPTH} levels of And, Or and Not "
                            f"and {MAX_EXPRESSIONS} expressions.")
         if nested or node is element:
-            stack.extend((c, depth) for c in node)
+            stack.extend((c, depth, local(node)) for c in node)
 
 
 # ---- evaluation in Python ---------------------------------------------------------------
@@ -436,9 +465,12 @@ def item_values(xml, columns):
     return ItemValues(_parsed.item, columns)
 
 
+_SOURCE_PARSER = etree.XMLParser(huge_tree=True)  # a chain of Ands may nest past libxml2's usual 256 levels
+
+
 @lru_cache(maxsize=256)
 def node_from_source(source):
-    return parse(etree.fromstring(source))
+    return parse(etree.fromstring(source, _SOURCE_PARSER))
 
 
 def sql_match(source, xml, *columns):

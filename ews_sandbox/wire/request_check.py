@@ -75,7 +75,7 @@ def check(operation_element):
         if name == "ExtendedFieldURI":
             _check_extended_path(element)
         elif name in DATETIME_ELEMENTS and key[0] == T and len(element) == 0:
-            check_datetime(element.text, name)
+            check_datetime(element.text, name, in_range=False)  # the range: per item, as it is stored
 
 
 def _namespace(element):
@@ -110,7 +110,15 @@ def _check_extended_path(element):
         raise schema_fault("The request failed schema validation: ExtendedFieldURI has " + ", ".join(problems) + ".")
 
 
-def check_datetime(text, name):
+def check_item_values(item):
+    """Before an item is stored: its date-times are ones Exchange can keep (a value that
+    cannot be read back would break every later view of its folder)."""
+    for element in item.iter():
+        if isinstance(element.tag, str) and len(element) == 0 and local(element) in DATETIME_ELEMENTS:
+            check_datetime(element.text, local(element))
+
+
+def check_datetime(text, name, in_range=True):
     """An xs:dateTime (or xs:date) value as Exchange takes it; raise its refusal otherwise."""
     match = _DATETIME.fullmatch((text or "").strip())
     try:
@@ -127,7 +135,7 @@ def check_datetime(text, name):
     except ValueError:
         raise schema_fault(f"The request failed schema validation: the '{name}' element is invalid - the value "
                            f"'{text}' is invalid according to its datatype 'xs:dateTime'.")
-    if not FIRST_YEAR <= year <= LAST_YEAR:
+    if in_range and not FIRST_YEAR <= year <= LAST_YEAR:
         raise EWSError("ErrorInvalidValueForProperty",
                        f"The value '{text}' of {name} is outside the dates Exchange can store "
                        f"({FIRST_YEAR} to {LAST_YEAR}).")
