@@ -33,8 +33,10 @@ from .model.ids import ITEM, encode
 from .wire.errors import EWSError
 from .wire.ns import T, t
 from .wire.schema_order import DISTINGUISHED_FOLDER_IDS
+from .request_body import BodyTooLarge, ClientGone, leave_unread, read_body
 
 LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+BODY_LIMIT = 1024 * 1024
 
 
 class AdminError(Exception):
@@ -57,15 +59,21 @@ def handle(sandbox, environ, start_response):
         result = handler(sandbox, _json_body(environ))
         return _answer(start_response, "200 OK", result)
     except AdminError as e:
+        leave_unread(environ)
         return _answer(start_response, e.status, {"error": str(e)})
 
 
 def _json_body(environ):
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if not length:
+    try:
+        body = read_body(environ, limit=BODY_LIMIT)
+    except BodyTooLarge:
+        raise AdminError("400 Bad Request", f"the body is over {BODY_LIMIT} bytes")
+    except ClientGone:
+        raise AdminError("408 Request Timeout", "the body did not arrive")
+    if not body:
         return None
     try:
-        return json.loads(environ["wsgi.input"].read(length))
+        return json.loads(body)
     except ValueError as e:
         raise AdminError("400 Bad Request", f"the body is not JSON: {e}")
 
@@ -137,7 +145,7 @@ def _revoke(sandbox, body):
 
 
 def _users(sandbox, body):
-    with sandbox.database.transaction() as conn:
+    with sandbox.database.reading() as conn:
         return [_entry(row) for row in directory.entries(conn)]
 
 

@@ -42,7 +42,7 @@ class Authenticator:
 
     def refresh_users(self):
         """Write the NTLM credential file pyspnego checks handshakes against."""
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             rows = directory.accounts(conn)
         lines = []
         for row in rows:
@@ -99,7 +99,12 @@ class Authenticator:
         return user
 
     def _ntlm(self, conn, scheme, value, connection):
-        token = base64.b64decode(value)
+        try:
+            token = base64.b64decode(value.strip(), validate=True)
+        except ValueError:
+            raise AuthFailed()
+        if not token:
+            raise AuthFailed()
         with self._lock:
             context = self._pending.pop(connection, None)
         with _ENV_LOCK:
@@ -109,7 +114,7 @@ class Authenticator:
                 if context is None:
                     context = spnego.server(protocol="ntlm")
                 answer = context.step(token)
-            except spnego.exceptions.SpnegoError:
+            except Exception:  # pyspnego's errors, and struct or index errors on a truncated token
                 raise AuthFailed()
             finally:
                 if saved is None:

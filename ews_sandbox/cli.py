@@ -36,6 +36,9 @@ def build_parser():
     bench = commands.add_parser("bench", help="measure paging and query speed")
     bench.add_argument("--items", type=int, default=10_000, help="folder size for the paging figures")
     bench.add_argument("--sizes", default="1000,10000,100000", help="folder sizes for the query figures")
+    soak = commands.add_parser("soak", help="many clients on two server processes for minutes: no 500, no lock")
+    from .soak import add_arguments
+    add_arguments(soak)
     return parser
 
 
@@ -92,5 +95,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "soak":
+        from .soak import run
+        return run(args)
     from .bench import run
     return run(args)

@@ -70,6 +70,9 @@ def parse_spec(spec):
                                  "use every, operations, backoff_ms, retry_after, ms, lifetime")
     if fault.every < 1:
         raise FaultSpecError("fault option every must be 1 or more")
+    for name in ("backoff_ms", "retry_after", "ms"):
+        if getattr(fault, name) < 0:
+            raise FaultSpecError(f"fault option {name} must be 0 or more, not {getattr(fault, name)}")
     if fault.lifetime < 1:
         raise FaultSpecError("fault option lifetime must be 1 second or more")
     return fault
@@ -93,6 +96,11 @@ class FaultPlan:
     def listing(self):
         with self._lock:
             return [f.to_json() for f in self._faults]
+
+    def active(self, kind):
+        """Is a fault of `kind` in the plan (whatever its operations; nothing is counted)?"""
+        with self._lock:
+            return any(f.kind == kind for f in self._faults)
 
     def triggered(self, operation, kinds):
         """The faults of `kinds` that fire for this request (counting it for each)."""

@@ -13,6 +13,7 @@ import secrets
 import threading
 from pathlib import Path
 
+from . import connections
 from . import seed as seeds
 from .autodiscover import AUTODISCOVER_PATH
 from .auth import CHALLENGES, Authenticator
@@ -58,12 +59,9 @@ class Sandbox:
 
     # ---- life cycle ----
     def start(self):
-        self._server = HTTPServer((self.host, self.port), Application(self), numthreads=8, max=64,
-                                  server_name="ews-sandbox", timeout=120)
-        if self.tls:
-            from cheroot.ssl.builtin import BuiltinSSLAdapter
-            self._server.ssl_adapter = BuiltinSSLAdapter(str(self.certificates.cert_file),
-                                                         str(self.certificates.key_file))
+        self._server = HTTPServer((self.host, self.port), Application(self), numthreads=connections.WORKERS,
+                                  max=64, server_name="ews-sandbox", timeout=connections.KEEP_ALIVE)
+        connections.configure(self._server, self.certificates)
         self._server.prepare()
         self.port = self._server.bind_addr[1]
         self._thread = threading.Thread(target=self._server.serve, name="ews-sandbox", daemon=True)
@@ -118,18 +116,18 @@ class Sandbox:
 
     @property
     def tenant_id(self):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return registry.tenant_id(conn)
 
     @property
     def apps(self):
         """The app registrations: tenant_id, client_id, client_secret (None for a public client), kind, ..."""
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return [app.ready_line_entry(registry.tenant_id(conn)) for app in registry.apps(conn)]
 
     @property
     def users(self):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return [{"email": row["email"], "password": row["password"], "name": row["name"]}
                     for row in directory.users(conn)]
 
@@ -153,7 +151,7 @@ class Sandbox:
         return bearer + list(CHALLENGES)
 
     def authenticate(self, environ, connection):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return self.authenticator.authenticate(conn, environ.get("HTTP_AUTHORIZATION"), connection)
 
     def acting_as(self, conn, caller, address):

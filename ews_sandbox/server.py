@@ -5,6 +5,7 @@
 /_sandbox/...       the admin API (admin.py), loopback only, token in X-Admin-Token
 anything else       the OAuth authority (oauth/) when it runs, else 404
 """
+import contextlib
 import logging
 import socket
 import time
@@ -12,11 +13,12 @@ import traceback
 
 from cheroot import wsgi
 
-from . import admin, autodiscover
+from . import admin, autodiscover, request_body
 from .auth import AuthFailed
+from .connections import TOO_LARGE_TEXT
 from .model import directory
-from .ops.context import READING_OPERATIONS, Context
-from .wire import soap
+from .ops.context import READ_ONLY_OPERATIONS, Context
+from .wire import request_check, soap
 from .wire.errors import EWSError, SOAPFault
 
 EWS_PATH = "/EWS/Exchange.asmx"
@@ -29,6 +31,7 @@ class _Gateway(wsgi.Gateway_10):
     def get_environ(self):
         environ = super().get_environ()
         environ["ews_sandbox.connection"] = self.req.conn
+        environ["ews_sandbox.request"] = self.req  # to close the connection after a refusal
         return environ
 
 
@@ -69,7 +72,7 @@ class Application:
                 return _plain(start_response, "405 Method Not Allowed", b"POST SOAP requests here.\n")
             return self._ews(environ, start_response)
         if path.lower() == autodiscover.AUTODISCOVER_PATH:
-            return autodiscover.handle(self.sandbox, environ, start_response, read_body(environ))
+            return autodiscover.handle(self.sandbox, environ, start_response, _small_body(environ))
         if self.sandbox.fallback_route is not None:  # the OAuth authority: /{any tenant}/...
             return self.sandbox.fallback_route(environ, start_response)
         return _plain(start_response, "404 Not Found", b"Not found.\n")
@@ -77,51 +80,68 @@ class Application:
     # ---- EWS ----
     def _ews(self, environ, start_response):
         started = time.perf_counter()
-        body = read_body(environ)
-        log_entry = {"operation": None, "mailbox": None, "user": None, "mailboxes": []}
+        log_entry = {"operation": None, "mailbox": None, "user": None, "mailboxes": [], "request_bytes": 0}
 
         def finish(status, headers, payload):
             streamed = payload if isinstance(payload, StreamedAnswer) else None
             checked = streamed.without_deferred() if streamed else payload
             if self.sandbox.response_hook is not None and checked.startswith(b"<?xml"):
                 self.sandbox.response_hook(checked)
-            self.sandbox.request_log.add(log_entry["operation"], int(status.split()[0]), len(body), len(payload),
-                                         started, log_entry["mailbox"], log_entry["user"], log_entry["mailboxes"])
+            self.sandbox.request_log.add(log_entry["operation"], int(status.split()[0]), log_entry["request_bytes"],
+                                         len(payload), started, log_entry["mailbox"], log_entry["user"],
+                                         log_entry["mailboxes"])
             start_response(status, headers + [("Content-Length", str(len(payload)))])
             return streamed.chunks(self.sandbox.database) if streamed else [payload]
 
-        try:
-            request = soap.parse_request(body)
-            log_entry["operation"] = request.operation
-        except SOAPFault as fault:
-            request = None
-            parse_fault = fault
+        # Who calls comes from the headers alone: a refused caller's body is never read whole.
         connection = environ.get("ews_sandbox.connection")
-        if self._refuses_passwords(environ, log_entry["operation"]):
-            bearer = [c for c in self.sandbox.challenges() if c.lower().startswith("bearer")] or ["Bearer"]
-            return finish("401 Unauthorized", [("WWW-Authenticate", c) for c in bearer] +
-                          [("Content-Type", "text/plain")], b"401 Unauthorized\n")
         try:
             user = self.sandbox.authenticate(environ, connection)
         except AuthFailed as failed:
-            headers = [("WWW-Authenticate", failed.challenge)] if failed.challenge else [
-                ("WWW-Authenticate", challenge) for challenge in self.sandbox.challenges()]
-            return finish("401 Unauthorized", headers + failed.headers + [("Content-Type", "text/plain")],
-                          b"401 Unauthorized\n")
+            small = request_body.leave_unread(environ)
+            log_entry["operation"] = soap.operation_name(small) if small else None
+            log_entry["request_bytes"] = len(small or b"")
+            return finish("401 Unauthorized", self._challenge_headers(environ, failed) +
+                          [("Content-Type", "text/plain")], b"401 Unauthorized\n")
         log_entry["user"] = user["email"]
-        if request is None:
-            return finish("500 Internal Server Error", _XML, soap.render(soap.fault_envelope(parse_fault)))
+        try:
+            body = request_body.read_body(environ)
+        except request_body.BodyTooLarge:
+            request_body.close_after_answer(environ)
+            return finish("404 Not Found", [("Content-Type", "text/plain")], TOO_LARGE_TEXT.encode())
+        except request_body.ClientGone:
+            return finish("408 Request Timeout", [("Content-Type", "text/plain")], b"Request timed out.\n")
+        log_entry["request_bytes"] = len(body)
+        try:
+            request = soap.parse_request(body)
+        except SOAPFault as fault:
+            return finish("500 Internal Server Error", _XML, soap.render(soap.fault_envelope(fault)))
+        log_entry["operation"] = request.operation
+        if self._refuses_passwords(environ, request.operation):
+            return finish("401 Unauthorized", self._bearer_only() + [("Content-Type", "text/plain")],
+                          b"401 Unauthorized\n")
         early = self._injected_fault(request.operation, connection, start_response, finish)
         if early is not None:
             return early
         status, payload = self._dispatch(request, user, log_entry)
         return finish(status, _XML, payload)
 
+    def _challenge_headers(self, environ, failed):
+        if failed.challenge:
+            return [("WWW-Authenticate", failed.challenge)] + failed.headers
+        if self.sandbox.faults.active("oauth-only") and not _is_bearer(environ):
+            return self._bearer_only() + failed.headers
+        return [("WWW-Authenticate", challenge) for challenge in self.sandbox.challenges()] + failed.headers
+
+    def _bearer_only(self):
+        bearer = [c for c in self.sandbox.challenges() if c.lower().startswith("bearer")] or ["Bearer"]
+        return [("WWW-Authenticate", c) for c in bearer]
+
     def _refuses_passwords(self, environ, operation):
         """The oauth-only fault: answer as Exchange Online does, which takes bearer tokens only."""
         if not self.sandbox.faults.triggered(operation, ("oauth-only",)):
             return False
-        return not (environ.get("HTTP_AUTHORIZATION") or "").lower().startswith("bearer ")
+        return not _is_bearer(environ)
 
     def _injected_fault(self, operation, connection, start_response, finish):
         faults = self.sandbox.faults.triggered(operation, ("latency", "drop-connection", "http-503", "server-busy",
@@ -158,34 +178,48 @@ class Application:
                               fault_code="a:ErrorInvalidOperation")
             return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
         try:
-            with self.sandbox.database.transaction() as conn:
-                actor, mailbox_id = self.sandbox.acting_as(conn, user, request.impersonate)
-                log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
-                context = Context(conn, actor, mailbox_id, self.sandbox,
-                                  reading=request.operation in READING_OPERATIONS)
-                try:
-                    response = handler(context, request.body)
-                except EWSError as error:  # the request as a whole failed: one error message
-                    response = soap.response_element(request.operation)
-                    messages = soap.sub(response, soap.m("ResponseMessages"))
-                    soap.response_message(messages, request.operation, error)
-                    context.deferred_content.clear()
-                finally:
-                    log_entry["mailboxes"] = [directory.user_by_id(conn, opened)["email"] for opened in context.opened]
-            rendered = soap.render(soap.envelope(response))
-            if context.deferred_content:
-                return "200 OK", StreamedAnswer(rendered, context.deferred_content)
-            return "200 OK", rendered
+            return self._run(handler, request, user, log_entry)
         except SOAPFault as fault:
             return f"{fault.http_status} Error", soap.render(soap.fault_envelope(fault))
-        except Exception:
+        except Exception as e:
+            if soap.is_busy(e):  # another process held the write lock past the busy timeout
+                return "500 Internal Server Error", soap.render(soap.fault_envelope(SERVER_BUSY))
             log.error("sandbox failure in %s:\n%s", request.operation, traceback.format_exc())
             fault = SOAPFault("ErrorInternalServerError", f"The sandbox failed on {request.operation}; see its log.",
                               fault_code="a:ErrorInternalServerError")
             return "500 Internal Server Error", soap.render(soap.fault_envelope(fault))
 
+    def _run(self, handler, request, user, log_entry):
+        """Read-only operations run in a read snapshot, which a streamed answer keeps
+        until its last byte (so its Content-Length holds); the others in a write transaction."""
+        database = self.sandbox.database
+        with contextlib.ExitStack() as scope:
+            conn = scope.enter_context(database.reading() if request.operation in READ_ONLY_OPERATIONS
+                                       else database.transaction())
+            actor, mailbox_id = self.sandbox.acting_as(conn, user, request.impersonate)
+            log_entry["mailbox"] = directory.user_by_id(conn, mailbox_id)["email"]
+            context = Context(conn, actor, mailbox_id, self.sandbox,
+                              reading=request.operation in READ_ONLY_OPERATIONS)
+            try:
+                request_check.check(request.body)
+                response = handler(context, request.body)
+            except EWSError as error:  # the request as a whole failed: one error message
+                response = soap.response_element(request.operation)
+                messages = soap.sub(response, soap.m("ResponseMessages"))
+                soap.response_message(messages, request.operation, error)
+                context.deferred_content.clear()
+            finally:
+                log_entry["mailboxes"] = [directory.user_by_id(conn, opened)["email"] for opened in context.opened]
+            rendered = soap.render(soap.envelope(response))
+            if not context.deferred_content:
+                return "200 OK", rendered
+            snapshot = scope.pop_all() if request.operation in READ_ONLY_OPERATIONS else None
+        return "200 OK", StreamedAnswer(rendered, context.deferred_content, snapshot)
+
 
 _XML = [("Content-Type", "text/xml; charset=utf-8")]
+SERVER_BUSY = SOAPFault("ErrorServerBusy", "The server cannot service this request right now. Try again later.",
+                        fault_code="a:ErrorServerBusy", message_xml=[("BackOffMilliseconds", "1000")])
 
 
 class StreamedAnswer:
@@ -193,7 +227,8 @@ class StreamedAnswer:
     from the database slice by slice while the answer is sent, so that a 50 MB
     attachment never sits in the server's memory (Content-Length is still exact)."""
 
-    def __init__(self, rendered, deferred):
+    def __init__(self, rendered, deferred, snapshot=None):
+        self.snapshot = snapshot  # an ExitStack holding the request's read transaction, or None
         self.pieces = []
         rest = rendered
         for part in deferred:
@@ -210,24 +245,53 @@ class StreamedAnswer:
         return b"".join(p for p in self.pieces if isinstance(p, bytes))
 
     def chunks(self, database):
-        conn = database.connection()
-        conn.execute("BEGIN")  # one snapshot for the whole answer, even if a writer commits meanwhile
-        try:
-            for piece in self.pieces:
-                if isinstance(piece, bytes):
-                    yield piece
-                else:
-                    yield from piece.chunks(conn)
-        finally:
-            conn.execute("COMMIT")
+        return _Chunks(self, database)
 
 
-def read_body(environ):
+class _Chunks:
+    """The iterable cheroot sends: the pieces, read in one snapshot (the request's own,
+    when it handed it over) that ends with the last piece or when cheroot closes it."""
+
+    def __init__(self, answer, database):
+        self.answer, self.snapshot = answer, answer.snapshot
+        if self.snapshot is None:
+            self.snapshot = contextlib.ExitStack()
+            self.snapshot.enter_context(database.reading())
+        self.conn = database.connection()
+        self._pieces = self._generate()
+
+    def _generate(self):
+        for piece in self.answer.pieces:
+            if isinstance(piece, bytes):
+                yield piece
+            else:
+                yield from piece.chunks(self.conn)
+        self.close()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._pieces)
+
+    def close(self):
+        if self.snapshot is not None:
+            snapshot, self.snapshot = self.snapshot, None
+            snapshot.close()
+
+
+def _small_body(environ, limit=1024 * 1024):
+    """A body that is small by nature (Autodiscover): read within `limit`; past it, or when
+    the client stalls, empty (the request then fails as malformed) and the connection closed."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return environ["wsgi.input"].read(length) if length else b""
+        return request_body.read_body(environ, limit=limit)
+    except (request_body.BodyTooLarge, request_body.ClientGone):
+        request_body.close_after_answer(environ)
+        return b""
+
+
+def _is_bearer(environ):
+    return (environ.get("HTTP_AUTHORIZATION") or "").lower().startswith("bearer ")
 
 
 def _plain(start_response, status, payload):

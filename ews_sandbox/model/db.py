@@ -3,7 +3,10 @@
 Several processes may open the same file (a script that listens while another sends):
 WAL journaling lets readers go on while one writer commits, and every request runs
 in one transaction, so each sees the others' committed changes and never half of one.
+Requests that only read (and sign-ins) run in deferred read-only transactions: they
+never queue behind a writer, however long its work.
 """
+import itertools
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -119,6 +122,30 @@ def migrate(conn):
                 raise
 
 
+_active = threading.local()  # the write transaction this thread runs, for element_scope()
+_savepoint_names = itertools.count()
+
+
+@contextmanager
+def element_scope():
+    """One element of a batch: a SAVEPOINT in the thread's write transaction, rolled back
+    if the element fails, so that a failed element leaves nothing behind while the
+    elements before and after it keep their changes (outside a write transaction: nothing)."""
+    conn = getattr(_active, "conn", None)
+    if conn is None or not conn.in_transaction:
+        yield
+        return
+    name = f"element_{next(_savepoint_names)}"
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
+
+
 class Database:
     """One SQLite file; a connection per thread, a transaction per request."""
 
@@ -165,12 +192,33 @@ class Database:
             yield conn
             return
         conn.execute("BEGIN IMMEDIATE")
+        _active.conn = conn
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            _active.conn = None
         conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self):
+        """A deferred, read-only transaction: one consistent snapshot that takes no lock,
+        so WAL readers never wait for a writer (nor a writer for them). A write inside
+        fails (query_only) instead of taking the lock half-way; inside a write
+        transaction it simply joins it."""
+        conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("PRAGMA query_only = 1")
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT" if conn.in_transaction else "SELECT 1")
+            conn.execute("PRAGMA query_only = 0")
 
     def close(self):
         conn = getattr(self._local, "conn", None)

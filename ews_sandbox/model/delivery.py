@@ -10,6 +10,7 @@ import uuid
 
 from lxml import etree
 
+from ..wire.errors import EWSError
 from ..wire.ns import t
 from . import attachments, directory, folders, items
 from .properties import child, now_text
@@ -57,6 +58,19 @@ def complete_recipients(conn, item):
             etree.SubElement(mailbox, t("EmailAddress")).text = row["email"]
             etree.SubElement(mailbox, t("RoutingType")).text = "SMTP"
             etree.SubElement(mailbox, t("MailboxType")).text = "PublicDL" if row["kind"] == "dl" else "Mailbox"
+
+
+def check_send_as(item, mailbox_row, actor_row):
+    """A message leaves as its mailbox's owner: a From naming anyone else needs the Send As
+    right, which no sandbox user has (ErrorSendAsDenied, as Exchange answers without it).
+    The Sender becomes whoever sends: the owner, or a delegate sending on the owner's behalf."""
+    address = item.findtext(f"{t('From')}/{t('Mailbox')}/{t('EmailAddress')}")
+    if address and address.strip().casefold() != mailbox_row["email"].casefold():
+        raise EWSError("ErrorSendAsDenied", "The user account which was used to submit this request does not "
+                                            "have the right to send mail on behalf of the specified sending account.")
+    for existing in item.findall(t("Sender")):
+        item.remove(existing)
+    item.append(mailbox_element("Sender", actor_row if actor_row["id"] != mailbox_row["id"] else mailbox_row))
 
 
 def stamp_sent(conn, item, sender_row, sent_at=None):

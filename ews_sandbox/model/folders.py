@@ -197,12 +197,46 @@ def children(conn, folder_id):
 
 
 def descendants(conn, folder_id):
-    """Depth-first, parents before their children, as FindFolder Deep lists them."""
-    found = []
-    for row in children(conn, folder_id):
+    """Depth-first, parents before their children, as FindFolder Deep lists them (a walk
+    with its own stack: a tree of any depth, no recursion)."""
+    found, stack = [], [iter(children(conn, folder_id))]
+    while stack:
+        row = next(stack[-1], None)
+        if row is None:
+            stack.pop()
+            continue
         found.append(row)
-        found += descendants(conn, row["id"])
+        stack.append(iter(children(conn, row["id"])))
     return found
+
+
+# Exchange Online refuses folders nested deeper than 300 (ProhibitReceiveFolderHierarchyDepth).
+MAX_DEPTH = 300
+
+
+def depth(conn, folder_id):
+    """Levels above a folder: a mailbox root is at 0."""
+    levels = -1
+    while folder_id is not None:
+        levels += 1
+        folder_id = conn.execute("SELECT parent_id FROM folders WHERE id = ?", (folder_id,)).fetchone()[0]
+    return levels
+
+
+def subtree_height(conn, folder_id):
+    """Levels a folder and its descendants take: 1 for a folder without children."""
+    height, level = 0, [folder_id]
+    while level:
+        height += 1
+        marks = ",".join("?" * len(level))
+        level = [r[0] for r in conn.execute(f"SELECT id FROM folders WHERE parent_id IN ({marks})", level)]
+    return height
+
+
+def check_depth(conn, parent_id, levels=1):
+    """Refuse to put `levels` of folders under `parent_id` past MAX_DEPTH."""
+    if depth(conn, parent_id) + levels > MAX_DEPTH:
+        raise EWSError("ErrorFolderSave", f"The folder hierarchy would be deeper than {MAX_DEPTH} levels.")
 
 
 def is_within(conn, folder_id, ancestor_id):
@@ -241,6 +275,7 @@ def is_hidden(row):
 def create(conn, parent, name, element, folder_class, xml):
     if not name:
         raise EWSError("ErrorInvalidPropertySet", "A folder needs a DisplayName.")
+    check_depth(conn, parent["id"])
     clash = conn.execute("SELECT 1 FROM folders WHERE parent_id = ? AND name = ? COLLATE NOCASE",
                          (parent["id"], name)).fetchone()
     if clash:  # Exchange compares names case-insensitively and names the one refused

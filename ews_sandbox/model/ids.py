@@ -28,7 +28,7 @@ def decode(value, kind):
     if not raw.startswith(_MAGIC) or len(raw) != len(_MAGIC) + _LAYOUT.size:
         raise EWSError("ErrorInvalidIdMalformed")
     found_kind, mailbox_id, row_id = _LAYOUT.unpack(raw[len(_MAGIC):])
-    if found_kind != kind:
+    if found_kind != kind or row_id >= 2**63:  # SQLite rows are signed 64-bit
         raise EWSError("ErrorInvalidIdMalformed")
     return mailbox_id, row_id
 

@@ -1,6 +1,7 @@
 """Items: stored as the XML element of their type, with query columns beside it."""
 from ..wire.errors import EWSError
 from ..wire.ns import t
+from ..wire.request_check import check_item_values
 from . import attachments, ids
 from .properties import child, fold, normalize_booleans, now_text, parse_bool, parse_item, serialize, utc_text
 
@@ -23,6 +24,7 @@ SUBJECT_LIMIT = 255
 
 def _query_columns(item, item_id=None, conn=None):
     """The columns queries and sorting use, derived from the item's XML."""
+    check_item_values(item)
     normalize_booleans(item)
     subject = child(item, "Subject")
     if subject is not None and subject.text and len(subject.text) > SUBJECT_LIMIT:

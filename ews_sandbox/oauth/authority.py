@@ -26,7 +26,7 @@ class Authority:
         self.resource = resource  # what EWS is known by in this cloud: the `aud` of its tokens
         self.resources = scopes.resource_names(resource)  # every resource name this authority knows
         self.key = SigningKey(sandbox.state_folder / "oauth")
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             self.tenant_id = registry.tenant_id(conn)
         self.issuer = TokenIssuer(self.key, self.tenant_id)
         self.codes = AuthorizationCodes()
@@ -43,22 +43,22 @@ class Authority:
 
     # ---- the directory, as the endpoints see it ----
     def domains(self):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return {row["email"].rpartition("@")[2].casefold() for row in directory.users(conn)}
 
     def knows_tenant(self, tenant):
         return tenant.casefold() in {self.tenant_id, "common", "organizations"} | self.domains()
 
     def find_app(self, client_id):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return registry.find_app(conn, client_id)
 
     def user(self, login):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return directory.user_by_email(conn, login)
 
     def apps(self):
-        with self.database.transaction() as conn:
+        with self.database.reading() as conn:
             return [app.ready_line_entry(self.tenant_id) for app in registry.apps(conn)]
 
     # ---- issuing ----

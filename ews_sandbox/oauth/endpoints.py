@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 
 from . import metadata, signin, token_endpoint
 from .errors import OAuthError, unknown_tenant
-from ..server import read_body
+from ..request_body import BodyTooLarge, ClientGone, close_after_answer, read_body
 from .web import Answer, Call
 
 ROUTES = {  # (method, path after the tenant) -> (operation name, handler)
@@ -20,6 +20,7 @@ ROUTES = {  # (method, path after the tenant) -> (operation name, handler)
     ("POST", "oauth2/v2.0/devicecode"): ("devicecode", token_endpoint.devicecode),
 }
 DEVICE_LOGIN = "/devicelogin"
+FORM_LIMIT = 1024 * 1024  # sign-in forms and token requests are small; nobody needs more
 
 
 class AuthorityApp:
@@ -28,7 +29,13 @@ class AuthorityApp:
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
-        body = read_body(environ)
+        try:
+            body = read_body(environ, limit=FORM_LIMIT)  # chunked too: some clients post forms so
+        except BodyTooLarge:
+            close_after_answer(environ)
+            return _send(start_response, Answer("413 Request Entity Too Large", b"Request too large.\n", "text/plain"))
+        except ClientGone:
+            return _send(start_response, Answer("408 Request Timeout", b"Request timed out.\n", "text/plain"))
         route = self._route(environ)
         if route is None:
             return _send(start_response, Answer("404 Not Found", b"Not found.\n", "text/plain"))

@@ -112,8 +112,16 @@ class _Reply:
 
 
 def _is_registered(app, redirect_uri):
-    """Exact match, except that a loopback http URI may use any port (Entra ID's localhost exception)."""
-    asked = urlsplit(redirect_uri)
+    """Exact match, except that a loopback http URI may use any port (Entra ID's localhost exception).
+    Whitespace and control characters never match: urlsplit drops CR and LF, which the
+    302's Location header would then carry as headers of their own."""
+    if not redirect_uri or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in redirect_uri):
+        return False
+    try:
+        asked = urlsplit(redirect_uri)
+        asked.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        return False
     for registered in map(urlsplit, app.redirect_uris):
         same_place = (asked.scheme, asked.hostname, asked.path.rstrip("/")) == (
             registered.scheme, registered.hostname, registered.path.rstrip("/"))

@@ -34,7 +34,7 @@ def wrong_method(authority, call):
 def devicecode(authority, call):
     client_id = _required(call, "client_id")
     scope = _required(call, "scope")
-    with authority.database.transaction() as conn:
+    with authority.database.reading() as conn:
         app = registry.find_app(conn, client_id)
     if app is None:
         raise unknown_app(client_id, authority.tenant_id)
@@ -156,7 +156,7 @@ def _authenticated_client(authority, call):
     client_id, secret = client_id or basic_id, secret or basic_secret
     if not client_id:
         raise missing_parameter("client_id")
-    with authority.database.transaction() as conn:
+    with authority.database.reading() as conn:
         app = registry.find_app(conn, client_id)
     if app is None:
         raise unknown_app(client_id, authority.tenant_id)

@@ -7,7 +7,6 @@ nested attachments included, and is rendered back through the item renderer with
 nothing that would address it as a mailbox item (no ItemId, no ParentFolderId).
 """
 import base64
-import binascii
 import copy
 import secrets
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from ..wire.errors import EWSError
 from ..wire.item_shape import ItemRenderer, ItemShape, render_attachment_summary
 from ..wire.ns import T, local, m, sub, t
 from ..wire.soap import respond_each
+from ..wire.text import decode_base64
 
 # The item elements an ItemAttachment may hold (ItemAttachmentType's choice).
 ATTACHABLE_ITEMS = ("Item", "Message", "CalendarItem", "Contact", "MeetingMessage", "MeetingRequest",
@@ -58,9 +58,8 @@ def _file_content(element):
     if encoded is None:
         raise EWSError("ErrorRequiredPropertyMissing", "A file attachment needs its Content.")
     try:
-        # a2b_base64 reads an ASCII str in place; base64.b64decode would copy it first.
-        return binascii.a2b_base64(encoded)
-    except (binascii.Error, ValueError):
+        return decode_base64(encoded)
+    except ValueError:
         raise EWSError("ErrorInvalidValueForProperty", "The attachment Content is not valid base64.")
 
 

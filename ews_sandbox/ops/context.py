@@ -9,9 +9,11 @@ from ..wire.schema_order import DISTINGUISHED_FOLDER_IDS
 from ..wire.soap import schema_fault
 
 
-# Operations that only read: a folder permission that lets its user read items is enough for them.
-READING_OPERATIONS = frozenset({"GetFolder", "FindFolder", "GetItem", "FindItem", "GetAttachment", "ResolveNames",
-                                "ExpandDL", "ConvertId", "SyncFolderItems", "SyncFolderHierarchy"})
+# Operations that never write: they run in a read snapshot that never waits for a writer, and a
+# folder permission that lets its user read items is enough for them.
+READ_ONLY_OPERATIONS = frozenset({"ConvertId", "ExpandDL", "ExportItems", "FindFolder", "FindItem", "GetAttachment",
+                                  "GetFolder", "GetItem", "GetSearchableMailboxes", "GetServerTimeZones",
+                                  "GetUserConfiguration", "ResolveNames"})
 
 
 @dataclass
@@ -24,7 +26,7 @@ class Context:
     # (GetAttachment of big files): objects with token, encoded_length and chunks(conn).
     deferred_content: list = field(default_factory=list)
     opened: list = field(default_factory=list)  # ids of the mailboxes opened, in order (the request log)
-    reading: bool = False  # the operation only reads (READING_OPERATIONS)
+    reading: bool = False  # the operation only reads (READ_ONLY_OPERATIONS)
 
     def mailbox_row(self, mailbox_id=None):
         return directory.user_by_id(self.conn, mailbox_id or self.mailbox_id)

@@ -1,5 +1,4 @@
 """CreateItem (save, send, send and keep a copy; replies and forwards) and SendItem."""
-import base64
 import copy
 
 from lxml import etree
@@ -11,6 +10,7 @@ from ..wire.errors import EWSError
 from ..wire.item_shape import body_as_html, body_as_text
 from ..wire.ns import T, local, m, sub, t
 from ..wire.soap import respond_each
+from ..wire.text import decode_base64
 from .attachments import store_attachment
 from .context import item_ids
 
@@ -57,6 +57,7 @@ def store_new(ctx, element, target, disposition, attachments_from=None):
     sender = ctx.mailbox_row()
     if disposition in ("SendOnly", "SendAndSaveCopy"):
         _check_recipients(item)
+        delivery.check_send_as(item, sender, ctx.actor)
         delivery.stamp_sent(ctx.conn, item, sender)
     elif kind == "Message" and child(item, "IsRead") is None:
         etree.SubElement(item, t("IsRead")).text = "true"
@@ -97,7 +98,7 @@ def _import_mime(element, item):
 def decode_mime(content):
     """The bytes of a t:MimeContent element."""
     try:
-        return base64.b64decode("".join((content.text or "").split()), validate=True)
+        return decode_base64(content.text)
     except ValueError:
         raise EWSError("ErrorMimeContentInvalidBase64String", "MimeContent is not valid base64.")
 
@@ -210,12 +211,15 @@ def send_item(ctx, body):
         item = etree.fromstring(row["xml"])
         _check_recipients(item)
         sender = ctx.mailbox_row(row["mailbox_id"])
+        delivery.check_send_as(item, sender, ctx.actor)
+        target = None
+        if keep:  # every target is checked before anything is delivered
+            target = ctx.target_folder(saved_folder) if saved_folder is not None else \
+                folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
         delivery.stamp_sent(ctx.conn, item, sender)
         row = items.save(ctx.conn, row, item, is_draft=0)
         delivery.deliver(ctx.conn, item, source_item_id=row["id"])
         if keep:
-            target = ctx.target_folder(saved_folder) if saved_folder is not None else \
-                folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
             items.move(ctx.conn, row, target)
         else:
             items.delete(ctx.conn, row)

@@ -310,6 +310,7 @@ def move_folder(ctx, body):
             raise EWSError("ErrorMoveDistinguishedFolder", "Distinguished folders cannot be moved.")
         if target["mailbox_id"] != row["mailbox_id"] or folders.is_within(ctx.conn, target["id"], row["id"]):
             raise EWSError("ErrorMoveCopyFailed")
+        folders.check_depth(ctx.conn, target["id"], folders.subtree_height(ctx.conn, row["id"]))
         folders.touch(ctx.conn, row["id"], parent_id=target["id"])
         render_folder(ctx.conn, folders.get(ctx.conn, row["id"]), shape, message.find(m("Folders")))
 

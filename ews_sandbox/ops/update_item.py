@@ -141,14 +141,18 @@ def _remove(parent, element):
 
 def _send_updated(ctx, row, item, disposition, saved_folder):
     _check_recipients(item)
-    delivery.stamp_sent(ctx.conn, item, ctx.mailbox_row(row["mailbox_id"]))
-    row = items.save(ctx.conn, row, item, is_draft=0)
-    delivery.deliver(ctx.conn, item, source_item_id=row["id"])
-    if disposition == "SendOnly":
-        items.delete(ctx.conn, row)
-    else:
+    sender = ctx.mailbox_row(row["mailbox_id"])
+    delivery.check_send_as(item, sender, ctx.actor)
+    target = None
+    if disposition != "SendOnly":  # every target is checked before anything is delivered
         target = ctx.target_folder(saved_folder) if saved_folder is not None else \
             folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
+    delivery.stamp_sent(ctx.conn, item, sender)
+    row = items.save(ctx.conn, row, item, is_draft=0)
+    delivery.deliver(ctx.conn, item, source_item_id=row["id"])
+    if target is None:
+        items.delete(ctx.conn, row)
+    else:
         items.move(ctx.conn, row, target)
 
 

@@ -91,13 +91,14 @@ def typed(text, kind, name=None):
             value = text.strip().lower()
             return {"true": 1, "1": 1, "false": 0, "0": 0}.get(value)
         if kind == INT:
-            return int(text.strip(), 16) if text.strip().lower().startswith("0x") else int(text)
+            number = int(text.strip(), 16) if text.strip().lower().startswith("0x") else int(text)
+            return number if -2**63 <= number < 2**63 else None  # what a 64-bit property can hold
         if kind == FLOAT:
             return float(text)
         if kind == RANKED:
             ranks = RANKS[name]
             return ranks.index(fold(text.strip())) if fold(text.strip()) in ranks else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, OverflowError):
         return None
     raise ValueError(kind)
 
@@ -156,8 +157,12 @@ def parse(element):
     source = etree.tostring(element).decode()
     if etree.QName(element).namespace != T:
         raise schema_fault(f"The element '{element.tag}' is not a search expression.")
+    if kind == "Not":
+        element, negated = _unwrapped_nots(element)
+        if not negated:  # Not(Not(x)) is x
+            return parse(element)
     if kind in ("And", "Or", "Not"):
-        expressions = [c for c in element if isinstance(c.tag, str)]
+        expressions = _operands(element, kind)
         if not expressions:
             raise schema_fault(f"The element '{kind}' needs at least one search expression.")
         if kind == "Not" and len(expressions) > 1:  # the schema allows several: Not of their And
@@ -181,10 +186,36 @@ def parse(element):
     raise schema_fault(f"The element '{kind}' in namespace '{T}' is not a valid search expression.")
 
 
+def _operands(element, kind):
+    """The expressions of an And (Or), with Ands (Ors) nested in it opened in place, so that
+    a chain such as Q objects joined one by one build stays one flat node (no recursion)."""
+    found, stack = [], [iter(element)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif isinstance(node.tag, str) and kind != "Not" and node.tag == element.tag:
+            stack.append(iter(node))
+        elif isinstance(node.tag, str):
+            found.append(node)
+    return found
+
+
+def _unwrapped_nots(element):
+    """(the innermost of a chain of single-child Nots, whether their count is odd)."""
+    negated = True
+    while True:
+        inner = [c for c in element if isinstance(c.tag, str)]
+        if len(inner) != 1 or inner[0].tag != element.tag:
+            return element, negated
+        element, negated = inner[0], not negated
+
+
 def parse_restriction(restriction):
     """The m:Restriction element as one Node (several expressions are ANDed), or None."""
     if restriction is None:
         return None
+    check_complexity(restriction)
     expressions = [c for c in restriction if isinstance(c.tag, str)]
     if not expressions:
         raise schema_fault("The element 'Restriction' has incomplete content.")
@@ -241,6 +272,30 @@ def _contains(element, source):
     if mode not in CONTAINMENT_MODES or comparison not in CONTAINMENT_COMPARISONS:
         raise schema_fault(f"Invalid ContainmentMode '{mode}' or ContainmentComparison '{comparison}'.")
     return Node("Contains", source, path=path, constant=constant.get("Value"), mode=mode, comparison=comparison)
+
+
+# What Exchange answers ErrorRestrictionTooComplex for; the sandbox's own bounds (Exchange
+# does not publish its own), well past what exchangelib's Q objects build for real queries.
+MAX_DEPTH = 32        # levels where And, Or and Not alternate (And in And is one level)
+MAX_EXPRESSIONS = 2000  # search expressions in all (And, Or and Not included)
+
+
+def check_complexity(element):
+    """Refuse a restriction too deep or too wide, before anything recurses over it."""
+    count, stack = 0, [(element, 0, None)]
+    while stack:
+        node, depth, outer = stack.pop()
+        if not isinstance(node.tag, str):
+            continue
+        nested = local(node) in ("And", "Or", "Not")
+        depth += nested and local(node) != outer  # And in And, Or in Or, Not in Not: flattened, no level
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_EXPRESSIONS:
+            raise EWSError("ErrorRestrictionTooComplex",
+                           f"The restriction is too complex: at most {MAX_DEPTH} levels of And, Or and Not "
+                           f"and {MAX_EXPRESSIONS} expressions.")
+        if nested or node is element:
+            stack.extend((c, depth, local(node)) for c in node)
 
 
 # ---- evaluation in Python ---------------------------------------------------------------
@@ -308,6 +363,7 @@ def _normalize(text, comparison):
 
 def folder_matcher(element):
     """For FindFolder: a callable taking {element name: [values as text]} -> bool."""
+    check_complexity(element)
     node = parse(element)
 
     def matches(values):
@@ -409,9 +465,12 @@ def item_values(xml, columns):
     return ItemValues(_parsed.item, columns)
 
 
+_SOURCE_PARSER = etree.XMLParser(huge_tree=True)  # a chain of Ands may nest past libxml2's usual 256 levels
+
+
 @lru_cache(maxsize=256)
 def node_from_source(source):
-    return parse(etree.fromstring(source))
+    return parse(etree.fromstring(source, _SOURCE_PARSER))
 
 
 def sql_match(source, xml, *columns):
@@ -471,9 +530,7 @@ def to_sql(node):
     if not _uses_columns(node):
         return python_call(node.source)
     if node.kind in ("And", "Or"):
-        parts = [to_sql(c) for c in node.children]
-        sql = f" {node.kind.upper()} ".join(f"({p[0]})" for p in parts)
-        return sql, [param for p in parts for param in p[1]]
+        return _balanced(node.kind.upper(), [to_sql(c) for c in node.children])
     if node.kind == "Not":
         sql, params = to_sql(node.children[0])
         return f"NOT ({sql})", params
@@ -481,6 +538,16 @@ def to_sql(node):
         sql, params = python_call(node.source)
         return f"{_guarded(SENDER, 'sender = ?')} AND {sql}", [fold(node.constant), *params]
     return _column_leaf(node, column_of(node.path))
+
+
+def _balanced(operator, parts):
+    """`a OR b OR c ...` nested as a balanced tree: SQLite parses a flat chain of n terms
+    n levels deep, and refuses expressions deeper than 1000."""
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    (left, left_params), (right, right_params) = _balanced(operator, parts[:middle]), _balanced(operator, parts[middle:])
+    return f"({left}) {operator} ({right})", [*left_params, *right_params]
 
 
 def narrowing_columns(node):

@@ -7,7 +7,6 @@ import html
 from dataclasses import dataclass, field
 
 from lxml import etree
-from lxml import html as lxml_html
 
 from ..model import attachments, folders, ids
 from ..model.items import DEFAULT_CLASS, item_id_text
@@ -17,6 +16,7 @@ from .errors import EWSError
 from .ns import T, local, sub, t
 from .paths import is_path, parse_path
 from .schema_order import CHILD_ORDER
+from .text import html_to_text
 
 DEFAULT_NAMES = frozenset({
     "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body", "Attachments", "DateTimeReceived",
@@ -290,20 +290,11 @@ def render_attachment_summary(container, item_row, attachment, with_root=True):
     return node
 
 
-BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol")
-
-
 def body_as_text(body):
     """An HTML body as text, keeping the line breaks its paragraphs and <br>s make."""
     if body.get("BodyType", "Text") == "Text":
         return body.text or ""
-    if not (body.text or "").strip():
-        return ""
-    document = lxml_html.fromstring(body.text)
-    for element in document.iter("br", *BLOCK_TAGS):
-        element.tail = "\r\n" + (element.tail or "")
-    lines = (line.strip() for line in document.text_content().splitlines())
-    return "\r\n".join(line for line in lines if line)
+    return html_to_text(body.text or "")
 
 
 def body_as_html(body):

@@ -16,6 +16,7 @@ from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from ..model import attachments
 from ..model.properties import child, utc_text
 from .ns import t, sub
+from .text import header_safe
 
 
 def _addresses(item, name):
@@ -24,8 +25,8 @@ def _addresses(item, name):
         return []
     found = []
     for mailbox in container.iter(t("Mailbox")):
-        address = mailbox.findtext(t("EmailAddress")) or ""
-        display = mailbox.findtext(t("Name"))
+        address = header_safe(mailbox.findtext(t("EmailAddress")) or "")
+        display = header_safe(mailbox.findtext(t("Name")))
         found.append(f'"{display}" <{address}>' if display else address)
     return found
 
@@ -37,7 +38,7 @@ def render(conn, row, item):
         values = _addresses(item, name)
         if values and not (header == "Sender" and message["From"]):
             message[header] = ", ".join(values)
-    message["Subject"] = item.findtext(t("Subject")) or ""
+    message["Subject"] = header_safe(item.findtext(t("Subject")) or "")
     sent = item.findtext(t("DateTimeSent")) or row["created"]
     message["Date"] = format_datetime(datetime.fromisoformat(sent.replace("Z", "+00:00")))
     body = child(item, "Body")
@@ -48,9 +49,10 @@ def render(conn, row, item):
         if attachment["kind"] != "FileAttachment":
             continue
         content = attachments.get(conn, attachment["id"])["content"]
-        maintype, _, subtype = (attachment["content_type"] or "application/octet-stream").partition("/")
+        maintype, _, subtype = header_safe(attachment["content_type"] or "application/octet-stream").partition("/")
         message.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream",
-                               filename=attachment["name"] or "attachment", cid=attachment["content_id"])
+                               filename=header_safe(attachment["name"]) or "attachment",
+                               cid=header_safe(attachment["content_id"]))
     return _identifier_lines(item) + message.as_bytes()
 
 

@@ -1,8 +1,12 @@
 """SOAP envelopes: parse what exchangelib posts, render what Exchange answers."""
+import logging
+import sqlite3
+import traceback
 from dataclasses import dataclass
 
 from lxml import etree
 
+from ..model.db import element_scope
 from .errors import EWSError, SOAPFault
 from .ns import ERRORS, NSMAP, SOAP, M, T, local, m, sub, t
 
@@ -11,7 +15,10 @@ SERVER_VERSION = {
     "MajorVersion": "15", "MinorVersion": "1", "MajorBuildNumber": "2507",
     "MinorBuildNumber": "6", "Version": "V2017_07_11",
 }
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True)
+log = logging.getLogger(__name__)
+# Comments and processing instructions carry nothing for EWS: dropped, so that handlers see elements only.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True,
+                          remove_comments=True, remove_pis=True)
 
 
 @dataclass
@@ -26,6 +33,9 @@ def parse_request(data):
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as e:
         raise schema_fault(f"The request failed schema validation: {e}")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:  # entities would be stored unresolved
+        raise schema_fault("The request failed schema validation: DTD is prohibited in this XML document.")
     if root.tag != f"{{{SOAP}}}Envelope":
         raise schema_fault("The request failed schema validation: the root element is not a SOAP envelope.")
     body = root.find(f"{{{SOAP}}}Body")
@@ -35,13 +45,41 @@ def parse_request(data):
     if etree.QName(operation).namespace != M:  # not an EWS request at all: Exchange answers ErrorInvalidRequest
         raise SOAPFault("ErrorInvalidRequest", "The request is invalid.", fault_code="a:ErrorInvalidRequest")
     header = root.find(f"{{{SOAP}}}Header")
-    impersonate = None
-    if header is not None:
-        address = header.find(f"{t('ExchangeImpersonation')}/{t('ConnectingSID')}/{t('PrimarySmtpAddress')}")
-        if address is None:
-            address = header.find(f"{t('ExchangeImpersonation')}/{t('ConnectingSID')}/{t('SmtpAddress')}")
-        impersonate = address.text.strip() if address is not None and address.text else None
+    impersonation = header.find(t("ExchangeImpersonation")) if header is not None else None
+    impersonate = _impersonated_address(impersonation) if impersonation is not None else None
     return SoapRequest(local(operation), operation, impersonate)
+
+
+def _impersonated_address(impersonation):
+    """The address an ExchangeImpersonation header names. The sandbox's user principal
+    names are their addresses; it has no security identifiers, so a SID is refused
+    rather than ignored (acting as the caller instead would be a silent surprise)."""
+    sid = impersonation.find(t("ConnectingSID"))
+    named = [c for c in (sid if sid is not None else []) if isinstance(c.tag, str)]
+    if len(named) != 1 or not (named[0].text or "").strip():
+        raise schema_fault("The request failed schema validation: ConnectingSID needs one of PrincipalName, SID, "
+                           "PrimarySmtpAddress or SmtpAddress.")
+    kind, value = local(named[0]), named[0].text.strip()
+    if kind in ("PrimarySmtpAddress", "SmtpAddress", "PrincipalName"):
+        return value
+    if kind == "SID":
+        raise SOAPFault("ErrorImpersonationFailed", "The sandbox's users have no security identifiers: "
+                        "impersonate by PrimarySmtpAddress, SmtpAddress or PrincipalName.",
+                        fault_code="a:ErrorImpersonationFailed")
+    raise schema_fault(f"The request failed schema validation: unexpected element {kind} in ConnectingSID.")
+
+
+def operation_name(data):
+    """The operation a request names, or None when it is not a valid request."""
+    try:
+        return parse_request(data).operation
+    except SOAPFault:
+        return None
+
+
+def is_busy(error):
+    """SQLite gave up waiting for another process's write lock."""
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
 
 
 def schema_fault(text):
@@ -117,10 +155,20 @@ def respond_each(operation, inputs, handle, container=None):
             node = etree.Element(m("scratch"))
             if container:
                 sub(node, m(container))
-            handle(item, node)
+            with element_scope():  # a failed element's writes are undone, the others' kept
+                handle(item, node)
             message = response_message(messages, operation)
         except EWSError as e:
             message = response_message(messages, operation, e)
+            node = etree.Element(m("scratch"))
+            if container:
+                sub(node, m(container))
+        except Exception as e:  # one bad element must not break the batch (nor a folder for good)
+            if isinstance(e, SOAPFault) or is_busy(e):
+                raise  # the request as a whole: a schema fault, or the database busy
+            log.error("sandbox failure in an element of %s:\n%s", operation, traceback.format_exc())
+            message = response_message(messages, operation, EWSError(
+                "ErrorInternalServerError", f"The sandbox failed on this element of {operation}; see its log."))
             node = etree.Element(m("scratch"))
             if container:
                 sub(node, m(container))
