@@ -32,7 +32,9 @@ REQUIRED_CHILDREN = {
     (T, "ItemShape"): ("BaseShape",), (T, "FolderShape"): ("BaseShape",),
     (M, "ItemShape"): ("BaseShape",), (M, "FolderShape"): ("BaseShape",),
 }
-# Lists the schema types NonEmptyArrayOf...: at least one element.
+# Lists the schema types NonEmptyArrayOf... (and target folder ids): at least one element. All are
+# operation-level elements (messages namespace) but Updates; t:ParentFolderId of an uploaded
+# item is a plain FolderIdType, with attributes only.
 NON_EMPTY = frozenset({"ItemIds", "FolderIds", "ParentFolderIds", "Items", "ItemChanges", "FolderChanges",
                        "AttachmentIds", "Attachments", "Folders", "Updates", "SourceIds", "ToFolderId",
                        "ParentFolderId", "SavedItemFolderId", "ArchiveSourceFolderId"})
@@ -67,7 +69,7 @@ def check(operation_element):
         if required:
             _check_children(element, required)
         name = key[1]
-        if name in NON_EMPTY and key[0] in (M, T) and len(element) == 0:
+        if name in NON_EMPTY and (key[0] == M or (key[0] == T and name == "Updates")) and len(element) == 0:
             raise schema_fault(f"The request failed schema validation: the element '{name}' has incomplete "
                                "content; it needs at least one child element.")
         if name in _PATH_CHANGES and len(element) == 0:
