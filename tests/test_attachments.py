@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from exchangelib import UTC, CalendarItem, Contact, EWSDateTime, FileAttachment, HTMLBody, ItemAttachment, Message
 from exchangelib.attachments import AttachmentId
-from exchangelib.errors import ErrorAccessDenied, ErrorInvalidIdMalformed, ErrorItemNotFound
+from exchangelib.errors import ErrorAccessDenied, ErrorInvalidAttachmentId, ErrorInvalidIdMalformed, ErrorItemNotFound
+from exchangelib.fields import FieldPath
 from exchangelib.services import DeleteAttachment, GetAttachment
+from exchangelib.version import EXCHANGE_2013
 
 from conftest import ALICE, BOB, CAROL
 
@@ -62,8 +64,14 @@ def test_streamed_reads_return_the_same_bytes(alice):
 
 def test_attachments_saved_with_a_new_item_and_empty_files(alice):
     message = Message(account=alice, folder=alice.drafts, subject="Born with files", body="x")
-    message.attach([FileAttachment(name="a.txt", content=b"alpha"), FileAttachment(name="empty.txt", content=b"")])
+    first, empty = FileAttachment(name="a.txt", content=b"alpha"), FileAttachment(name="empty.txt", content=b"")
+    message.attach([first, empty])
     message.save()
+    # CreateItem's answer gives each attachment its id (exchangelib copies them over;
+    # before 2013 it attached after saving instead), so they can be detached at once.
+    assert alice.version.build >= EXCHANGE_2013
+    assert first.attachment_id.root_id == message.id and empty.attachment_id.id != first.attachment_id.id
+    assert fetch_attachment(alice, first.attachment_id.id).content == b"alpha"
     fresh = alice.drafts.get(id=message.id)
     contents = {a.name: a.content for a in fresh.attachments}
     assert contents == {"a.txt": b"alpha", "empty.txt": b""}
@@ -87,6 +95,28 @@ def test_item_attachment_round_trip_holds_a_message(alice):
     assert [r.email_address for r in attached.to_recipients] == [CAROL]
     assert attached.categories == ["Inner"]
     assert b"Subject: Forwarded inside" in attached.mime_content  # exchangelib asks for MIME content
+
+
+def test_attached_item_bodies_convert_and_filter_as_asked(alice):
+    outer = draft(alice)
+    attachment = ItemAttachment(name="note", item=Message(
+        subject="note", body=HTMLBody('<html><body onload="go()"><p>Hello <b>there</b></p>'
+                                      '<script>go()</script></body></html>')))
+    outer.attach(attachment)
+    body_field = [FieldPath(field=Message.get_field_by_fieldname("body"))]
+
+    def body(**shape):
+        return GetAttachment(account=alice).get(items=[attachment.attachment_id], include_mime_content=False,
+                                                additional_fields=body_field, **shape).item.body
+
+    # HTML asked as text: one line per block, each ended by CRLF, as Exchange converts.
+    assert body(body_type="Text", filter_html_content=None) == "Hello there\r\n"
+    # FilterHtmlContent (GetAttachment's AttachmentShape, GetItem's ItemShape): a whole
+    # document with its charset declared, without scripts or event handlers.
+    filtered = body(body_type="HTML", filter_html_content=True)
+    assert filtered.startswith('<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">')
+    assert "<p>Hello <b>there</b></p>" in filtered and "script" not in filtered and "onload" not in filtered
+    assert body(body_type="HTML", filter_html_content=False).count("<script>") == 1  # unfiltered: as stored
 
 
 def test_other_item_types_attach_and_unnamed_items_take_their_subject(alice):
@@ -134,8 +164,15 @@ def test_detach_removes_one_and_then_all(alice):
     message.detach(first)
     fresh = alice.drafts.get(id=message.id)
     assert [a.name for a in fresh.attachments] == ["2.txt"] and fresh.attachments[0].content == b"two"
-    with pytest.raises(ErrorItemNotFound):  # a deleted attachment's id stays not-found
+    # The item is still there, its attachment is not: ErrorInvalidAttachmentId, as
+    # exchangelib's own suite sees Exchange answer (its test_streaming_file_attachment_error).
+    with pytest.raises(ErrorInvalidAttachmentId):
         fetch_attachment(alice, first_id)
+    with pytest.raises(ErrorInvalidAttachmentId):
+        DeleteAttachment(account=alice).get(items=[AttachmentId(id=first_id)])
+    with pytest.raises(ErrorInvalidAttachmentId):
+        with FileAttachment(parent_item=message, attachment_id=AttachmentId(id=first_id), name="1.txt").fp as fp:
+            fp.read()  # the streaming parser reads the same error
     fresh.detach(fresh.attachments)
     emptied = alice.drafts.get(id=message.id)
     assert emptied.has_attachments is False and not emptied.attachments

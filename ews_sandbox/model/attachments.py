@@ -4,6 +4,8 @@ import sqlite3
 from ..wire.errors import EWSError
 from .properties import now_text
 
+# What the sandbox says when an attachment id names an attachment its item no longer has.
+GONE_TEXT = "The attachment could not be found on its item."
 _COLUMNS = "item_id, kind, name, content_type, content_id, is_inline, modified, size, content"
 
 
@@ -24,7 +26,7 @@ def listing(conn, item_id):
 def get(conn, attachment_id):
     row = conn.execute("SELECT * FROM attachments WHERE id = ?", (attachment_id,)).fetchone()
     if row is None:
-        raise EWSError("ErrorItemNotFound")
+        raise EWSError("ErrorInvalidAttachmentId", GONE_TEXT)
     return row
 
 
@@ -54,14 +56,14 @@ def info(conn, attachment_id):
         "SELECT id, item_id, kind, name, content_type, content_id, is_inline, modified, size"
         " FROM attachments WHERE id = ?", (attachment_id,)).fetchone()
     if row is None:
-        raise EWSError("ErrorItemNotFound")
+        raise EWSError("ErrorInvalidAttachmentId", GONE_TEXT)
     return row
 
 
 def content(conn, attachment_id):
     row = conn.execute("SELECT content FROM attachments WHERE id = ?", (attachment_id,)).fetchone()
     if row is None:
-        raise EWSError("ErrorItemNotFound")
+        raise EWSError("ErrorInvalidAttachmentId", GONE_TEXT)
     return row["content"] or b""
 
 

@@ -12,6 +12,9 @@ from ..wire.errors import EWSError
 
 _MAGIC = b"\x00\x00\x00\x2aSBX"
 _LAYOUT = struct.Struct(">cIQ")
+# An attachment id also names its item, as Exchange's do: an attachment of an item that
+# is gone is ErrorItemNotFound, a gone attachment of an item still there is not.
+_ATTACHMENT_LAYOUT = struct.Struct(">cIQQ")
 FOLDER, ITEM, ATTACHMENT = b"F", b"I", b"A"
 
 
@@ -21,16 +24,35 @@ def encode(kind, mailbox_id, row_id):
 
 def decode(value, kind):
     """Return (mailbox_id, row_id) of an id of `kind`, or raise ErrorInvalidIdMalformed."""
+    found_kind, mailbox_id, row_id = _unpack(value, _LAYOUT)
+    if found_kind != kind:
+        raise EWSError("ErrorInvalidIdMalformed")
+    return mailbox_id, row_id
+
+
+def encode_attachment(mailbox_id, item_id, attachment_id):
+    return base64.b64encode(_MAGIC + _ATTACHMENT_LAYOUT.pack(ATTACHMENT, mailbox_id, item_id, attachment_id)).decode()
+
+
+def decode_attachment(value):
+    """Return (mailbox_id, item_id, attachment_id), or raise ErrorInvalidIdMalformed."""
+    found_kind, mailbox_id, item_id, attachment_id = _unpack(value, _ATTACHMENT_LAYOUT)
+    if found_kind != ATTACHMENT:
+        raise EWSError("ErrorInvalidIdMalformed")
+    return mailbox_id, item_id, attachment_id
+
+
+def _unpack(value, layout):
     try:
         raw = base64.b64decode((value or "").strip(), validate=True)
     except (binascii.Error, ValueError):
         raise EWSError("ErrorInvalidIdMalformed")
-    if not raw.startswith(_MAGIC) or len(raw) != len(_MAGIC) + _LAYOUT.size:
+    if not raw.startswith(_MAGIC) or len(raw) != len(_MAGIC) + layout.size:
         raise EWSError("ErrorInvalidIdMalformed")
-    found_kind, mailbox_id, row_id = _LAYOUT.unpack(raw[len(_MAGIC):])
-    if found_kind != kind or row_id >= 2**63:  # SQLite rows are signed 64-bit
+    found_kind, *numbers = layout.unpack(raw[len(_MAGIC):])
+    if any(number >= 2**63 for number in numbers):  # SQLite rows are signed 64-bit
         raise EWSError("ErrorInvalidIdMalformed")
-    return mailbox_id, row_id
+    return (found_kind, *numbers)
 
 
 def new_change_key():

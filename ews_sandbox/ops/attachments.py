@@ -80,18 +80,34 @@ def _attached_item_xml(element):
 
 def resolve(ctx, attachment_id_element):
     """(attachment row without content, parent item row) for a t:AttachmentId,
-    refused like items are: malformed id, someone else's mailbox, gone."""
-    mailbox_id, attachment_id = ids.decode(attachment_id_element.get("Id"), ids.ATTACHMENT)
+    refused like items are: malformed id, someone else's mailbox; then an item that is
+    gone is ErrorItemNotFound, an attachment gone from its item ErrorInvalidAttachmentId."""
+    mailbox_id, item_id, attachment_id = ids.decode_attachment(attachment_id_element.get("Id"))
     ctx.check_access(mailbox_id)
-    attachment = attachments.info(ctx.conn, attachment_id)
-    item_row = items.get(ctx.conn, attachment["item_id"])
+    item_row = items.get(ctx.conn, item_id)
     if item_row["mailbox_id"] != mailbox_id:
         raise EWSError("ErrorItemNotFound")
+    attachment = attachments.info(ctx.conn, attachment_id)
+    if attachment["item_id"] != item_id:
+        raise EWSError("ErrorInvalidAttachmentId", attachments.GONE_TEXT)
     return attachment, item_row
 
 
 def attachment_id_text(item_row, attachment_id):
-    return ids.encode(ids.ATTACHMENT, item_row["mailbox_id"], attachment_id)
+    return ids.encode_attachment(item_row["mailbox_id"], item_row["id"], attachment_id)
+
+
+def created_attachment_ids(conn, item_row, out):
+    """CreateItem's answer names each attachment the new item came with (exchangelib
+    reads them to give the attachments it sent their ids)."""
+    rows = attachments.listing(conn, item_row["id"])
+    if not rows:
+        return
+    container = sub(out, t("Attachments"))
+    for attachment in rows:
+        node = sub(container, t(attachment["kind"]))
+        sub(node, t("AttachmentId"), Id=attachment_id_text(item_row, attachment["id"]),
+            RootItemId=items.item_id_text(item_row), RootItemChangeKey=item_row["change_key"])
 
 
 # ---- CreateAttachment ---------------------------------------------------------------

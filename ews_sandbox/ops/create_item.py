@@ -11,7 +11,7 @@ from ..wire.item_shape import body_as_html, body_as_text
 from ..wire.ns import T, local, m, sub, t
 from ..wire.soap import respond_each
 from ..wire.text import decode_base64
-from .attachments import store_attachment
+from .attachments import created_attachment_ids, store_attachment
 from .context import item_ids
 
 ITEM_ELEMENTS = ("Message", "CalendarItem", "Contact", "DistributionList", "Task", "PostItem", "Item")
@@ -43,6 +43,7 @@ def create_item(ctx, body):
         if row is not None:
             out = sub(message.find(m("Items")), t(row["element"]))
             sub(out, t("ItemId"), Id=items.item_id_text(row), ChangeKey=row["change_key"])
+            created_attachment_ids(ctx.conn, row, out)
 
     return respond_each("CreateItem", list(body.find(m("Items"))), handle, container="Items")
 

@@ -7,6 +7,7 @@ import html
 from dataclasses import dataclass, field
 
 from lxml import etree
+from lxml import html as lxml_html
 
 from ..model import attachments, folders, ids
 from ..model.items import DEFAULT_CLASS, item_id_text
@@ -45,12 +46,14 @@ class ItemShape:
     paths: list = field(default_factory=list)
     body_type: str = "Best"
     include_mime: bool = False
+    filter_html: bool = False
 
     @classmethod
     def parse(cls, element):
         shape = cls(base=(element.findtext(t("BaseShape")) or "IdOnly").strip())
         shape.body_type = element.findtext(t("BodyType")) or "Best"
         shape.include_mime = (element.findtext(t("IncludeMimeContent")) or "").strip().lower() == "true"
+        shape.filter_html = (element.findtext(t("FilterHtmlContent")) or "").strip().lower() == "true"
         additional = element.find(t("AdditionalProperties"))
         if additional is not None:
             shape.paths = [parse_path(p) for p in additional if is_path(p)]
@@ -231,9 +234,12 @@ class ItemRenderer:
         wanted = self.shape.body_type
         stored = body.get("BodyType", "Text")
         if wanted in ("Best", stored):
-            return body
-        text = body_as_html(body) if wanted == "HTML" else body_as_text(body)
-        return _body_element("Body", wanted, text)
+            converted = body
+        else:
+            converted = _body_element("Body", wanted, body_as_html(body) if wanted == "HTML" else body_as_text(body))
+        if self.shape.filter_html and converted.get("BodyType") == "HTML":
+            return _body_element("Body", "HTML", filtered_html(converted.text or ""))
+        return converted
 
 
 def _summary(element, name):
@@ -276,7 +282,7 @@ def render_attachment_summary(container, item_row, attachment, with_root=True):
     id and change key to the AttachmentId, as listings inside an item carry them."""
     node = sub(container, t(attachment["kind"]))
     root = {"RootItemId": item_id_text(item_row), "RootItemChangeKey": item_row["change_key"]} if with_root else {}
-    sub(node, t("AttachmentId"), Id=ids.encode(ids.ATTACHMENT, item_row["mailbox_id"], attachment["id"]), **root)
+    sub(node, t("AttachmentId"), Id=ids.encode_attachment(item_row["mailbox_id"], item_row["id"], attachment["id"]), **root)
     sub(node, t("Name"), attachment["name"] or "")
     if attachment["content_type"]:
         sub(node, t("ContentType"), attachment["content_type"])
@@ -302,6 +308,40 @@ def body_as_html(body):
         return body.text or ""
     escaped = html.escape(body.text or "").replace("\n", "<br>\n")
     return f'<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n</head>\n<body>\n{escaped}\n</body>\n</html>\n'
+
+
+# FilterHtmlContent: what Exchange's safe-HTML filter takes out of a body (active content
+# and what could load or point elsewhere), and the layout it writes the rest in.
+UNSAFE_ELEMENTS = ("script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "link", "meta",
+                   "form")
+CHARSET_META = '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+
+
+def filtered_html(text):
+    """An HTML body as FilterHtmlContent=true returns it: a whole document, scripts, event
+    handlers and javascript: links removed, a UTF-8 charset declared in its head, each
+    structural tag on a line of its own."""
+    if not text.strip():
+        return text
+    document = lxml_html.document_fromstring(text)
+    for element in list(document.iter(*UNSAFE_ELEMENTS)):
+        element.drop_tree()
+    for element in document.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for name, value in list(element.attrib.items()):
+            if name.lower().startswith("on") or value.strip().lower().startswith("javascript:"):
+                del element.attrib[name]
+    head, body = document.find("head"), document.find("body")
+    head_inner = "".join(lxml_html.tostring(e, encoding="unicode") for e in head) if head is not None else ""
+    body_inner = _inner_html(body).strip() if body is not None else ""
+    return (f"<html>\r\n<head>\r\n{CHARSET_META}\r\n{head_inner}</head>\r\n"
+            f"<body>\r\n{body_inner} \r\n</body>\r\n</html>\r\n")
+
+
+def _inner_html(element):
+    return html.escape(element.text or "", quote=False) + \
+        "".join(lxml_html.tostring(e, encoding="unicode") for e in element)
 
 
 def _body_element(name, body_type, text):

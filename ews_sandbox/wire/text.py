@@ -27,10 +27,13 @@ def html_to_text(markup):
         return ""
     if document is None:
         return ""
+    for element in list(document.iter("head", "script", "style")):  # not text a reader sees
+        element.drop_tree()
     for element in document.iter("br", *BLOCK_TAGS):
         element.tail = "\r\n" + (element.tail or "")
     lines = (line.strip() for line in document.text_content().splitlines())
-    return "\r\n".join(line for line in lines if line)
+    # Exchange's converter ends the text it makes of HTML with a line break.
+    return "".join(line + "\r\n" for line in lines if line)
 
 
 def _parse_bytes(data):
