@@ -2,7 +2,7 @@
 from ..wire.errors import EWSError
 from ..wire.ns import t
 from ..wire.request_check import check_item_values
-from . import attachments, ids
+from . import attachments, ids, mapi
 from .properties import child, fold, normalize_booleans, now_text, parse_bool, parse_item, serialize, utc_text
 
 DEFAULT_CLASS = {"Message": "IPM.Note", "CalendarItem": "IPM.Appointment", "Contact": "IPM.Contact",
@@ -51,10 +51,13 @@ def _query_columns(item, item_id=None, conn=None):
 def insert(conn, folder, item, *, is_draft=False, received=None, associated=False):
     """Store `item` (an lxml element) in `folder`; returns the new row."""
     stamp = now_text()
+    by_tag = mapi.absorb(item, first_save=True)  # MAPI properties written by tag become fields
     columns = _query_columns(item)
+    # a tag may make a saved message no draft (mfUnsent clear); a sent one never is
     columns.update(mailbox_id=folder["mailbox_id"], folder_id=folder["id"], element=item.tag.split("}")[1],
-                   change_key=ids.new_change_key(), is_associated=int(associated), is_draft=int(is_draft),
-                   created=stamp, modified=stamp, received=received or stamp)
+                   change_key=ids.new_change_key(), is_associated=int(associated),
+                   is_draft=int(is_draft and by_tag.get("is_draft", 1)),
+                   created=stamp, modified=stamp, received=by_tag.get("received") or received or stamp)
     names = ", ".join(columns)
     cursor = conn.execute(f"INSERT INTO items({names}) VALUES ({', '.join('?' * len(columns))})",
                           tuple(columns.values()))
@@ -63,8 +66,9 @@ def insert(conn, folder, item, *, is_draft=False, received=None, associated=Fals
 
 def save(conn, row, item, **extra):
     """Write back a changed item: new XML, fresh query columns and a new change key."""
+    by_tag = mapi.absorb(item, first_save=False)
     columns = _query_columns(item, row["id"], conn)
-    columns.update(extra, change_key=ids.new_change_key(), modified=now_text())
+    columns.update(by_tag, **extra, change_key=ids.new_change_key(), modified=now_text())
     assignments = ", ".join(f"{name} = ?" for name in columns)
     conn.execute(f"UPDATE items SET {assignments} WHERE id = ?", (*columns.values(), row["id"]))
     return get(conn, row["id"])

@@ -69,10 +69,25 @@ def fold(text):
 # ---- extended properties -------------------------------------------------------------
 
 _EXT_ATTRS = ("DistinguishedPropertySetId", "PropertySetId", "PropertyTag", "PropertyName", "PropertyId", "PropertyType")
+# The GUIDs of EWS's distinguished property sets ([MS-OXPROPS], "Commonly Used
+# Property Sets"): a named property addressed by either form is the same property.
+DISTINGUISHED_SETS = {
+    "Meeting": "6ed8da90-450b-101b-98da-00aa003f1305",
+    "Appointment": "00062002-0000-0000-c000-000000000046",
+    "Common": "00062008-0000-0000-c000-000000000046",
+    "PublicStrings": "00020329-0000-0000-c000-000000000046",
+    "Address": "00062004-0000-0000-c000-000000000046",
+    "InternetHeaders": "00020386-0000-0000-c000-000000000046",
+    "CalendarAssistant": "11000e07-b51b-40d6-af21-caa85edab1d0",
+    "UnifiedMessaging": "4442858e-a9e3-4e80-b900-317a210cc15b",
+    "Task": "00062003-0000-0000-c000-000000000046",
+    "Sharing": "00062040-0000-0000-c000-000000000046",
+}
 
 
 def extended_key(uri_element):
-    """A comparable identity for an ExtendedFieldURI: tags as integers, GUIDs folded."""
+    """A comparable identity for an ExtendedFieldURI: tags as integers, property sets as
+    lower-case GUIDs whichever way they are named. The type is not part of it."""
     key = []
     for name in _EXT_ATTRS[:-1]:
         value = uri_element.get(name)
@@ -80,10 +95,12 @@ def extended_key(uri_element):
             continue
         if name == "PropertyTag":
             value = str(int(value, 16) if value.lower().startswith("0x") else int(value))
+        elif name == "DistinguishedPropertySetId":
+            name, value = "PropertySetId", DISTINGUISHED_SETS.get(value, value)
         elif name == "PropertySetId":
             value = value.lower()
         key.append((name, value))
-    return tuple(key)
+    return tuple(sorted(key))
 
 
 def find_extended(item, uri_element):

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 from lxml import etree
 
+from ..model import mapi
 from ..model.properties import child, element_values, extended_values, find_extended, fold, utc_text
 from ..wire.errors import EWSError
 from ..wire.ns import T, local, t
@@ -389,7 +390,7 @@ class ItemValues:
     def __call__(self, path):
         if path.kind == "extended":
             prop = find_extended(self.item, path.uri_element())
-            return extended_values(prop) if prop is not None else None
+            return extended_values(prop) if prop is not None else mapi.read(self.item, self.columns, path.ext_key)
         if path.kind == "indexed":
             return self._indexed(path)
         computed = getattr(self, f"_value_{path.name}", None)

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml import html as lxml_html
 
-from ..model import attachments, folders, ids
+from ..model import attachments, folders, ids, mapi
 from ..model.items import DEFAULT_CLASS, item_id_text
-from ..model.properties import bool_text, child, extended_key, parse_item
+from ..model.properties import bool_text, child, extended_key, extended_values, parse_item
 from . import mime
 from .errors import EWSError
 from .ns import T, local, sub, t
@@ -35,9 +35,6 @@ LEFT_OUT_OF_FIND = NOT_IN_FIND | {"Body", "NormalizedBody", "ToRecipients", "CcR
 NAME_ONLY_IN_FIND = frozenset({"From", "Sender", "Organizer"})
 FIND_TEXT_LIMIT = 255  # "FindItem returns only ... the first 255 characters" of a long string
 DEFAULT_VALUES = {"Importance": "Normal", "Sensitivity": "Normal"}
-# MAPI properties Exchange computes, readable as extended properties: PidTagSenderSmtpAddress
-# and PidTagSenderName, which give a sender's address where FindItem gives only the name.
-COMPUTED_TAGS = {0x5D01: ("From", "EmailAddress"), 0x0C1A: ("From", "Name")}
 
 
 @dataclass
@@ -86,7 +83,7 @@ class ItemRenderer:
         out = sub(parent, t(row["element"]))
         for name in CHILD_ORDER.get(row["element"], CHILD_ORDER["Item"]):
             if name == "ExtendedProperty":
-                self._append_extended(item, out)
+                self._append_extended(row, item, out)
             elif name in names:
                 for element in self._property(row, item, name):
                     out.append(_summary(element, name) if self.for_find else element)
@@ -107,15 +104,19 @@ class ItemRenderer:
                       "ConversationId", "EffectiveRights"}
         return names
 
-    def _append_extended(self, item, out):
+    def _append_extended(self, row, item, out):
+        """Asked extended properties: those stored, then those that are fields (by tag),
+        each under the ExtendedFieldURI the request named it by."""
         wanted = {p.ext_key: p for p in self.shape.paths if p.kind == "extended"}
         for prop in item.iterfind(t("ExtendedProperty")):
-            if wanted.pop(extended_key(prop.find(t("ExtendedFieldURI"))), None) is not None:
-                out.append(copy.deepcopy(prop))
-        for key, path in wanted.items():  # not stored: maybe one Exchange computes
-            computed = _computed_tag(item, dict(key), path)
-            if computed is not None:
-                out.append(computed)
+            path = wanted.pop(extended_key(prop.find(t("ExtendedFieldURI"))), None)
+            if path is not None:
+                out.append(_extended_element(path, extended_values(prop), prop.find(t("Values")) is not None))
+        for key, path in wanted.items():
+            found = mapi.tagged_field(key, row["element"])
+            values = found.read(item, row) if found is not None else None
+            if values:
+                out.append(_extended_element(path, values, found.is_array))
 
     def _property(self, row, item, name):
         computed = getattr(self, f"_computed_{name}", None)
@@ -261,19 +262,15 @@ def _name_only(mailbox_holder):
     return mailbox_holder
 
 
-def _computed_tag(item, key, path):
-    """PidTagSenderSmtpAddress and PidTagSenderName, from the item's From (else Sender)."""
-    tag = key.get("PropertyTag")
-    if tag is None or set(key) != {"PropertyTag"} or int(tag) not in COMPUTED_TAGS:
-        return None
-    holder, field = COMPUTED_TAGS[int(tag)]
-    value = item.findtext(f"{t(holder)}/{t('Mailbox')}/{t(field)}") or \
-        item.findtext(f"{t('Sender')}/{t('Mailbox')}/{t(field)}")
-    if not value:
-        return None
+def _extended_element(path, values, is_array):
     prop = etree.Element(t("ExtendedProperty"))
     prop.append(path.uri_element())
-    sub(prop, t("Value"), value)
+    if is_array:
+        container = sub(prop, t("Values"))
+        for value in values:
+            sub(container, t("Value"), value)
+    else:
+        sub(prop, t("Value"), values[0])
     return prop
 
 
