@@ -114,7 +114,8 @@ def test_attached_item_bodies_convert_and_filter_as_asked(alice):
     # FilterHtmlContent (GetAttachment's AttachmentShape, GetItem's ItemShape): a whole
     # document with its charset declared, without scripts or event handlers.
     filtered = body(body_type="HTML", filter_html_content=True)
-    assert filtered.startswith('<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">')
+    assert filtered.startswith('<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+                               '\r\n</head>')
     assert "<p>Hello <b>there</b></p>" in filtered and "script" not in filtered and "onload" not in filtered
     assert body(body_type="HTML", filter_html_content=False).count("<script>") == 1  # unfiltered: as stored
 

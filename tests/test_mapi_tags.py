@@ -80,13 +80,16 @@ def test_importing_old_mail_by_flags_and_delivery_time(alice):
 
 def test_message_flags_over_raw_soap_make_a_read_received_message(alice, sandbox):
     # No IsRead in the request: PidTagMessageFlags alone decides, as the import guide has it.
-    create = f"""<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
+    create = """<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
  xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
  xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>
-<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId>
+<m:CreateItem MessageDisposition="SaveOnly">
+<m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId>
 <m:Items><t:Message><t:Subject>Raw import</t:Subject>
-<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/><t:Value>1</t:Value></t:ExtendedProperty>
-<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="3590" PropertyType="SystemTime"/><t:Value>2020-03-04T05:06:07Z</t:Value></t:ExtendedProperty>
+<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/>
+  <t:Value>1</t:Value></t:ExtendedProperty>
+<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="3590" PropertyType="SystemTime"/>
+  <t:Value>2020-03-04T05:06:07Z</t:Value></t:ExtendedProperty>
 </t:Message></m:Items></m:CreateItem></s:Body></s:Envelope>"""
     answer = requests.post(sandbox.ews_url, data=create, auth=(ALICE, PASSWORD), verify=sandbox.ca_bundle)
     assert b"NoError" in answer.content

@@ -279,7 +279,8 @@ def render_attachment_summary(container, item_row, attachment, with_root=True):
     id and change key to the AttachmentId, as listings inside an item carry them."""
     node = sub(container, t(attachment["kind"]))
     root = {"RootItemId": item_id_text(item_row), "RootItemChangeKey": item_row["change_key"]} if with_root else {}
-    sub(node, t("AttachmentId"), Id=ids.encode_attachment(item_row["mailbox_id"], item_row["id"], attachment["id"]), **root)
+    attachment_id = ids.encode_attachment(item_row["mailbox_id"], item_row["id"], attachment["id"])
+    sub(node, t("AttachmentId"), Id=attachment_id, **root)
     sub(node, t("Name"), attachment["name"] or "")
     if attachment["content_type"]:
         sub(node, t("ContentType"), attachment["content_type"])
