@@ -100,7 +100,7 @@ def test_item_attachment_round_trip_holds_a_message(alice):
 def test_attached_item_bodies_convert_and_filter_as_asked(alice):
     outer = draft(alice)
     attachment = ItemAttachment(name="note", item=Message(
-        subject="note", body=HTMLBody('<html><body onload="go()"><p>Hello <b>there</b></p>'
+        subject="note", body=HTMLBody('<html><body onload="go()"><p>Hello <b>there</b> Grüße</p>'
                                       '<script>go()</script></body></html>')))
     outer.attach(attachment)
     body_field = [FieldPath(field=Message.get_field_by_fieldname("body"))]
@@ -110,13 +110,13 @@ def test_attached_item_bodies_convert_and_filter_as_asked(alice):
                                                 additional_fields=body_field, **shape).item.body
 
     # HTML asked as text: one line per block, each ended by CRLF, as Exchange converts.
-    assert body(body_type="Text", filter_html_content=None) == "Hello there\r\n"
+    assert body(body_type="Text", filter_html_content=None) == "Hello there Grüße\r\n"
     # FilterHtmlContent (GetAttachment's AttachmentShape, GetItem's ItemShape): a whole
     # document with its charset declared, without scripts or event handlers.
     filtered = body(body_type="HTML", filter_html_content=True)
     assert filtered.startswith('<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
                                '\r\n</head>')
-    assert "<p>Hello <b>there</b></p>" in filtered and "script" not in filtered and "onload" not in filtered
+    assert "<p>Hello <b>there</b> Grüße</p>" in filtered and "script" not in filtered and "onload" not in filtered
     assert body(body_type="HTML", filter_html_content=False).count("<script>") == 1  # unfiltered: as stored
 
 

@@ -312,6 +312,7 @@ def body_as_html(body):
 # and what could load or point elsewhere), and the layout it writes the rest in.
 UNSAFE_ELEMENTS = ("script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "link", "meta",
                    "form")
+UTF8_HTML = lxml_html.HTMLParser(encoding="utf-8")
 CHARSET_META = '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
 
 
@@ -321,7 +322,11 @@ def filtered_html(text):
     structural tag on a line of its own."""
     if not text.strip():
         return text
-    document = lxml_html.document_fromstring(text)
+    try:
+        # bytes, so that an encoding declaration in the text is no error; they are UTF-8
+        document = lxml_html.document_fromstring(text.encode("utf-8"), parser=UTF8_HTML)
+    except (etree.ParserError, ValueError):  # no element at all (only comments): nothing to show
+        return ""
     for element in list(document.iter(*UNSAFE_ELEMENTS)):
         element.drop_tree()
     for element in document.iter():
