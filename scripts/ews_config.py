@@ -879,7 +879,7 @@ def find_messages(query, names, limit=None):
 
     A QuerySet would add one GetItem per 100 messages as soon as From is asked for: exchangelib
     counts sender fields as complex, since FindItem gives a sender's display name only. The
-    address comes with FindItem as PidTagSenderSmtpAddress, so this calls exchangelib's
+    address comes with FindItem as PidTagSentRepresentingSmtpAddress, so this calls exchangelib's
     FindItem service with that property beside From."""
     from exchangelib import Message
     from exchangelib.fields import FieldPath
@@ -902,16 +902,18 @@ def find_messages(query, names, limit=None):
 
 
 def _sender_address_field():
-    """PidTagSenderSmtpAddress (0x5D01), registered on Message once per process."""
+    """PidTagSentRepresentingSmtpAddress (0x5D02), From's address, registered on Message once per
+    process. Not PidTagSenderSmtpAddress (0x5D01): that is the Sender's, another mailbox when
+    the message was sent on behalf of someone."""
     from exchangelib import ExtendedProperty, Message
 
-    class SenderSmtpAddress(ExtendedProperty):
-        property_tag = 0x5D01
+    class FromSmtpAddress(ExtendedProperty):
+        property_tag = 0x5D02
         property_type = "String"
 
-    if "sender_smtp_address" not in {field.name for field in Message.FIELDS}:
-        Message.register("sender_smtp_address", SenderSmtpAddress)
-    return Message.get_field_by_fieldname("sender_smtp_address")
+    if "from_smtp_address" not in {field.name for field in Message.FIELDS}:
+        Message.register("from_smtp_address", FromSmtpAddress)
+    return Message.get_field_by_fieldname("from_smtp_address")
 
 
 def message_row(item, names):
@@ -920,7 +922,7 @@ def message_row(item, names):
     for name in names:
         value = getattr(item, MESSAGE_FIELDS.get(name, name), None)
         if name == "from" and value is not None:  # the SMTP address when Exchange gives one, else the name
-            smtp = getattr(item, "sender_smtp_address", None) or (
+            smtp = getattr(item, "from_smtp_address", None) or (
                 value.email_address if value.routing_type in (None, "SMTP") else None)
             value = smtp or value.name
         row[name] = value.isoformat() if hasattr(value, "isoformat") else value
