@@ -37,7 +37,8 @@ def safe_name(name, fallback="attachment"):
     """A file name that can only land inside the target folder."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]  # drop any folder part: ../../x, C:\x
     base = ews_config.visible(base, "_")  # no bidi override: invoice\u202efdp.exe must not show as ...exe.pdf
-    base = re.sub(r'[<>:"|?*]', "_", base).strip(" .")  # also no leading dot: not hidden
+    base = re.sub(r'[<>:"|?*]', "_", base).strip(" ").rstrip(" .")
+    base = f"{fallback}.{base.lstrip('.')}" if base.startswith(".") else base  # not hidden; ".pdf" stays a PDF
     base = "_" + base if RESERVED.fullmatch(base) else base or fallback
     if len(base.encode()) > MAX_NAME_BYTES:
         stem, ext = os.path.splitext(base)
