@@ -475,7 +475,7 @@ def test_download_makes_hostile_names_safe_inside_the_target(run, alice, tmp_pat
     assert all(path.parent == out for path in saved)  # nothing outside --out
     assert [path.name for path in saved[:3]] == ["passwd (1)", "evil.exe", "attachment"]
     assert saved[3].name.endswith(".txt") and len(saved[3].name.encode()) <= 150
-    assert [path.name for path in saved[4:]] == ["bashrc", "_CON.txt", "report.pdf", "report (1).pdf",
+    assert [path.name for path in saved[4:]] == ["attachment.bashrc", "_CON.txt", "report.pdf", "report (1).pdf",
                                                  "attachment (1)", "tab_and_newline_.txt", "invoicefdp.exe",
                                                  "zerowidth_.txt"]
     assert (out / "passwd").read_text() == "already here"  # an existing file is never replaced
