@@ -30,10 +30,10 @@ class SenderSmtpAddress(ExtendedProperty):
 
 @pytest.fixture
 def sent_on_behalf(clean, connect):
-    """alice, carol's delegate, sends a message for carol to bob: From carol, Sender alice."""
+    """alice, carol's delegate, sends from carol's mailbox to bob: From carol, Sender alice."""
     clean.grant(CAROL, ALICE)
-    Message(account=connect(ALICE), subject="For Carol", body="sent on her behalf", author=CAROL,
-            to_recipients=[BOB]).send()
+    carols = connect(ALICE, mailbox=CAROL)
+    Message(account=carols, subject="For Carol", body="sent on her behalf", to_recipients=[BOB]).send()
     return connect(BOB)
 
 

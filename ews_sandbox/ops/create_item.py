@@ -55,7 +55,7 @@ def store_new(ctx, element, target, disposition, attachments_from=None):
     item = _clean_copy(element)
     mime_attachments = _import_mime(element, item)
     incoming = element.find(t("Attachments"))
-    sender = ctx.mailbox_row()
+    sender = ctx.mailbox_row(target["mailbox_id"] if target is not None else None)  # a delegate's copy: the owner's
     if disposition in ("SendOnly", "SendAndSaveCopy"):
         _check_recipients(item)
         delivery.check_send_as(item, sender, ctx.actor)
