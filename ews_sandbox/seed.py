@@ -55,7 +55,8 @@ CATEGORIES = [[], [], ["Finance"], ["Project X"], ["Project X", "Urgent"], ["Cus
 def apply(database, seed):
     """Wipe `database` and create the `seed` tenant in it."""
     with database.transaction() as conn:
-        for table in ("attachments", "items", "user_configurations", "folders", "delegates", "users", "meta", "apps"):
+        for table in ("attachments", "items", "user_configurations", "folders", "delegates", "delegate_users",
+                      "inbox_rules", "oof_replies", "mailbox_settings", "users", "meta", "apps"):
             conn.execute(f"DELETE FROM {table}")
         register_apps(conn)
         user_rows = {}

@@ -93,6 +93,30 @@ CREATE TABLE IF NOT EXISTS attachments (
     content BLOB                            -- file bytes, or the attached item's XML
 );
 CREATE INDEX IF NOT EXISTS attachments_item ON attachments(item_id);
+CREATE TABLE IF NOT EXISTS mailbox_settings (  -- a mailbox's settings (out-of-office, delegate options), JSON
+    mailbox_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, name)
+);
+CREATE TABLE IF NOT EXISTS oof_replies (   -- senders an out-of-office reply went to since it was set
+    mailbox_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    sender TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (mailbox_id, sender)
+);
+CREATE TABLE IF NOT EXISTS inbox_rules (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    mailbox_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    priority INTEGER NOT NULL,
+    xml BLOB NOT NULL                       -- the t:Rule as sent, without its RuleId
+);
+CREATE TABLE IF NOT EXISTS delegate_users (  -- AddDelegate's list; the rights are the folders' permissions
+    owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    delegate_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    receive_copies INTEGER NOT NULL DEFAULT 0,
+    view_private INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (owner_id, delegate_id)
+);
 CREATE TABLE IF NOT EXISTS apps (           -- app registrations of the tenant (the OAuth authority)
     client_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,

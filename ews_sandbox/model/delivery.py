@@ -12,7 +12,7 @@ from lxml import etree
 
 from ..wire.errors import EWSError
 from ..wire.ns import t
-from . import attachments, directory, folders, items
+from . import attachments, directory, folders, items, oof, rules
 from .properties import child, now_text
 
 RECIPIENT_FIELDS = ("ToRecipients", "CcRecipients", "BccRecipients")
@@ -102,10 +102,11 @@ def conversation_topic(subject):
             return text
 
 
-def deliver(conn, item, source_item_id=None, received=None):
-    """Put a copy of a sent message in each recipient's Inbox; returns the new rows."""
+def deliver(conn, item, source_item_id=None, received=None, recipients=None):
+    """Put a copy of a sent message in each recipient's Inbox (or of `recipients`, addresses
+    a rule redirects it to); returns the new rows, as the recipients' inbox rules left them."""
     delivered = []
-    for user in directory.expand_recipients(conn, recipient_addresses(item)):
+    for user in directory.expand_recipients(conn, recipient_addresses(item) if recipients is None else recipients):
         received_copy = copy.deepcopy(item)
         for name in PERSONAL_PROPERTIES:
             for personal in received_copy.findall(t(name)):
@@ -116,5 +117,8 @@ def deliver(conn, item, source_item_id=None, received=None):
         if source_item_id is not None:
             attachments.copy_all(conn, source_item_id, row["id"])
             row = items.refresh_columns(conn, row)
-        delivered.append(row)
+        oof.on_delivery(conn, user, received_copy)
+        row = rules.on_delivery(conn, user, row)
+        if row is not None:
+            delivered.append(row)
     return delivered
