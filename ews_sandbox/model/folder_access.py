@@ -120,3 +120,16 @@ def _entry_rights(entry):
     edits = (values.get("CanCreateItems") == "true" and values.get("EditItems") == "All"
              and values.get("DeleteItems") == "All")
     return reads, edits
+
+
+def level_of(folder, email):
+    """The permission level `email`'s own entry on `folder` names ("None" without one)."""
+    if not folder["xml"]:
+        return "None"
+    permission_set = etree.fromstring(folder["xml"]).find(t("PermissionSet"))
+    for container in permission_set if permission_set is not None else []:
+        for entry in container:
+            if (_user_of(entry) or "").casefold() == email.casefold():
+                values = {local(child): (child.text or "").strip() for child in entry}
+                return values.get("PermissionLevel") or values.get("CalendarPermissionLevel") or "Custom"
+    return "None"
