@@ -33,6 +33,12 @@ CLASS_PREDICATES = {
 }
 
 
+# Rule elements of type xs:boolean: clients may send 0/1, Exchange answers true/false.
+BOOLEANS = frozenset({"IsEnabled", "IsNotSupported", "IsInError", "HasAttachments", "NotSentToMe", "SentCcMe",
+                      "SentOnlyToMe", "SentToMe", "SentToOrCcMe", "Delete", "MarkAsRead", "PermanentDelete",
+                      "StopProcessingRules", *CLASS_PREDICATES})
+
+
 # ---- storage --------------------------------------------------------------------------
 
 RULE = b"R"  # the kind byte of a RuleId
@@ -59,6 +65,9 @@ def find(conn, mailbox_id, rule_id):
 def store(conn, mailbox_id, rule, row=None):
     for existing in rule.findall(t("RuleId")):
         rule.remove(existing)
+    for element in rule.iter():
+        if isinstance(element.tag, str) and local(element) in BOOLEANS and element.text in ("0", "1"):
+            element.text = "true" if element.text == "1" else "false"
     priority = int((rule.findtext(t("Priority")) or "0").strip())
     if row is None:
         conn.execute("INSERT INTO inbox_rules(mailbox_id, priority, xml) VALUES (?, ?, ?)",

@@ -14,11 +14,12 @@ from ..model import directory, rules
 from ..model.db import element_scope
 from ..wire.errors import EWSError
 from ..wire.ns import local, m, sub, t
-from ..wire.soap import response_element
+from ..wire.soap import response_element, schema_fault
 
 VALIDATION_TEXT = "A validation error occurred while executing the rule operation."
 ADDRESS_ACTIONS = ("ForwardAsAttachmentToRecipients", "ForwardToRecipients", "RedirectToRecipients")
 FOLDER_ACTIONS = ("CopyToFolder", "MoveToFolder")
+RANGE_PARTS = {"WithinSizeRange": ("MinimumSize", "MaximumSize"), "WithinDateRange": ("StartDateTime", "EndDateTime")}
 
 
 class RuleInvalid(Exception):
@@ -87,8 +88,19 @@ def _check_rule(ctx, owner, rule):
             field = f"{kind[:-1]}:{local(predicate)}"
             if local(predicate) in ("FromAddresses", "SentToAddresses"):
                 _check_addresses(field, predicate)
+            if local(predicate) in RANGE_PARTS:
+                _check_range_shape(predicate)
             if local(predicate) == "WithinSizeRange":
                 _check_size(field, predicate)
+
+
+def _check_range_shape(predicate):
+    """The range's bounds are its own children (RulePredicateSizeRangeType, RulePredicateDateRangeType);
+    anything else fails schema validation on Exchange before any rule is looked at."""
+    for part in predicate:
+        if local(part) not in RANGE_PARTS[local(predicate)]:
+            raise schema_fault(f"The request failed schema validation: The element '{local(predicate)}' has "
+                               f"invalid child element '{local(part)}'.")
 
 
 def _check_addresses(field, element):
