@@ -76,7 +76,13 @@ def grant(conn, folder, user_row, level):
     for entry in container:
         if (_user_of(entry) or "").casefold() == user_row["email"].casefold():
             container.remove(entry)
-    _add_entry(folder, container, {"PrimarySmtpAddress": user_row["email"], "DisplayName": user_row["name"]}, level)
+    # written as Exchange answers an entry: the user with their SID, the rights the level stands for, the level
+    from ..wire import folder_permissions
+    user = {"SID": folder_permissions.sid(user_row), "PrimarySmtpAddress": user_row["email"],
+            "DisplayName": user_row["name"]}
+    calendar = folder_permissions.is_calendar(folder["element"])
+    built = folder_permissions.build(folder["element"], [(user, folder_permissions._rights(level, calendar), level)])
+    container.append(built[0][0])
     _save(conn, folder, stored)
 
 

@@ -68,7 +68,8 @@ def store_new(ctx, element, target, disposition, attachments_from=None):
         folder = target or folders.distinguished(ctx.conn, sender["id"], "sentitems")
     else:
         folder = target or folders.distinguished(ctx.conn, ctx.mailbox_id, DEFAULT_FOLDER[kind])
-    ctx.check_access(folder["mailbox_id"])
+    # saving into another's folder takes the right to create items there (a delegate's Editor level)
+    ctx.check_access(folder["mailbox_id"], folder if disposition == "SaveOnly" else None)
     row = items.insert(ctx.conn, folder, item, is_draft=(kind == "Message" and disposition == "SaveOnly"))
     _add_attachments(ctx, row, incoming, mime_attachments, attachments_from)
     row = items.refresh_columns(ctx.conn, row) if attachments.totals(ctx.conn, row["id"])[1] else row

@@ -15,6 +15,7 @@ import json
 from ..model import directory, folder_access, folders
 from ..model.properties import bool_text, parse_bool
 from ..wire.errors import EWSError
+from ..wire.folder_permissions import sid
 from ..wire.ns import local, m, sub, t
 from ..wire.soap import response_element, response_message
 
@@ -37,16 +38,26 @@ def _owner(ctx, body):
 
 
 def _user(conn, user_id):
-    """The users row a t:UserId names. The sandbox's users have no SIDs: one is never valid."""
+    """The users row a t:UserId names, by address or by the SID the sandbox gives each user."""
     address = (user_id.findtext(t("PrimarySmtpAddress")) or "").strip()
-    if not address:
-        if (user_id.findtext(t("SID")) or "").strip():
+    given_sid = (user_id.findtext(t("SID")) or "").strip()
+    if not address and given_sid:
+        row = _user_by_sid(conn, given_sid)
+        if row is None:
             raise EWSError("ErrorInvalidUserSid", "The user's security identifier is not valid.")
+        return row
+    if not address:
         raise EWSError("ErrorInvalidDelegateUserId", "The delegate user id names no user.")
     row = directory.user_by_email(conn, address)
     if row is None:
         raise EWSError("ErrorDelegateNoUser", "The delegate does not map to a user in the directory.")
     return row
+
+
+def _user_by_sid(conn, given_sid):
+    number = given_sid.rpartition("-")[2]
+    row = directory.user_by_id(conn, int(number) - 1000) if number.isdigit() else None
+    return row if row is not None and sid(row) == given_sid and row["kind"] in directory.MAILBOX_KINDS else None
 
 
 def _entry(conn, owner, user):
@@ -89,6 +100,7 @@ def _render(conn, parent, owner, user, include_permissions=True):
     entry = _entry(conn, owner, user)
     node = sub(parent, m("DelegateUser"))
     user_id = sub(node, t("UserId"))
+    sub(user_id, t("SID"), sid(user))
     sub(user_id, t("PrimarySmtpAddress"), user["email"])
     sub(user_id, t("DisplayName"), user["name"])
     if include_permissions:
