@@ -61,9 +61,9 @@ def test_settings_round_trip(accounts):
 def test_window_that_ends_before_it_starts_is_refused(accounts):
     alice = accounts[ALICE]
     # exchangelib checks the order itself: a subclass without that check sends it as given.
-    settings = Unchecked(state=OofSettings.SCHEDULED, start=EWSDateTime.from_datetime(datetime.datetime(2100, 1, 3, tzinfo=UTC)),
-                         end=EWSDateTime.from_datetime(datetime.datetime(2100, 1, 2, tzinfo=UTC)), internal_reply="a", external_reply="b",
-                         external_audience="All")
+    later, earlier = (EWSDateTime.from_datetime(datetime.datetime(2100, 1, day, tzinfo=UTC)) for day in (3, 2))
+    settings = Unchecked(state=OofSettings.SCHEDULED, start=later, end=earlier, internal_reply="a",
+                         external_reply="b", external_audience="All")
     with pytest.raises(ErrorInvalidScheduledOofDuration):
         SetUserOofSettings(account=alice).get(oof_settings=settings, mailbox=Mailbox(email_address=ALICE))
     assert alice.oof_settings.state == "Disabled"

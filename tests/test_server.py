@@ -11,7 +11,7 @@ import pytest
 import requests
 from exchangelib import BASIC, NTLM, Account, Configuration, Credentials, FaultTolerance, Message
 from exchangelib.errors import (
-    ErrorAccessDenied, ErrorImpersonateUserDenied, ErrorInvalidOperation, ErrorNonExistentMailbox,
+    ErrorAccessDenied, ErrorImpersonateUserDenied, ErrorNonExistentMailbox,
     ErrorServerBusy, ErrorTimeoutExpired, RateLimitError, TransportError, UnauthorizedError,
 )
 
@@ -61,9 +61,16 @@ def test_impersonation_needs_an_app_token(clean, connect):
         Account(ALICE, config=config, autodiscover=False, access_type=IMPERSONATION).inbox.total_count
 
 
-def test_unimplemented_operations_are_refused_by_name(clean, connect):
-    with pytest.raises(ErrorInvalidOperation, match="GetUserOofSettings"):
-        connect(ALICE).oof_settings
+def test_unimplemented_operations_are_refused_by_name(clean, sandbox):
+    # GetUserPhoto: a real EWS operation (messages.xsd) the sandbox does not implement
+    envelope = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+                'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><s:Body><m:GetUserPhoto>'
+                f'<m:Email>{ALICE}</m:Email><m:SizeRequested>HR48x48</m:SizeRequested></m:GetUserPhoto></s:Body>'
+                '</s:Envelope>')
+    answer = requests.post(sandbox.ews_url, data=envelope.encode(), auth=(ALICE, PASSWORD), verify=sandbox.ca_bundle)
+    assert answer.status_code == 500
+    assert b"ErrorInvalidOperation" in answer.content and b"does not implement the operation GetUserPhoto" in \
+        answer.content
 
 
 # ---- faults ---------------------------------------------------------------------------

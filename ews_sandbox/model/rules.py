@@ -73,7 +73,8 @@ def store(conn, mailbox_id, rule, row=None):
         conn.execute("INSERT INTO inbox_rules(mailbox_id, priority, xml) VALUES (?, ?, ?)",
                      (mailbox_id, priority, serialize(rule)))
     else:
-        conn.execute("UPDATE inbox_rules SET priority = ?, xml = ? WHERE id = ?", (priority, serialize(rule), row["id"]))
+        conn.execute("UPDATE inbox_rules SET priority = ?, xml = ? WHERE id = ?",
+                     (priority, serialize(rule), row["id"]))
 
 
 def remove(conn, row):

@@ -196,7 +196,8 @@ def add_delegate(ctx, body):
             raise EWSError("ErrorDelegateAlreadyExists", "The user is a delegate of the mailbox already.")
         flags = _flags(delegate_user)
         ctx.conn.execute("INSERT INTO delegate_users(owner_id, delegate_id, receive_copies, view_private) "
-                         "VALUES (?, ?, ?, ?)", (owner["id"], user["id"], flags["receive_copies"], flags["view_private"]))
+                         "VALUES (?, ?, ?, ?)",
+                         (owner["id"], user["id"], flags["receive_copies"], flags["view_private"]))
         _set_levels(ctx.conn, owner, user, delegate_user.find(t("DelegatePermissions")))
         _render(ctx.conn, message, owner, user)
 
@@ -211,7 +212,8 @@ def update_delegate(ctx, body):
             raise EWSError("ErrorNotDelegate", "The user is not a delegate of the mailbox.")
         flags = _flags(delegate_user, entry)
         ctx.conn.execute("UPDATE delegate_users SET receive_copies = ?, view_private = ? WHERE owner_id = ? "
-                         "AND delegate_id = ?", (flags["receive_copies"], flags["view_private"], owner["id"], user["id"]))
+                         "AND delegate_id = ?",
+                         (flags["receive_copies"], flags["view_private"], owner["id"], user["id"]))
         _set_levels(ctx.conn, owner, user, delegate_user.find(t("DelegatePermissions")))
         _render(ctx.conn, message, owner, user)
 
