@@ -13,7 +13,8 @@ from ..wire.soap import schema_fault
 # folder permission that lets its user read items is enough for them.
 READ_ONLY_OPERATIONS = frozenset({"ConvertId", "ExpandDL", "ExportItems", "FindFolder", "FindItem", "GetAttachment",
                                   "GetFolder", "GetItem", "GetSearchableMailboxes", "GetServerTimeZones",
-                                  "GetUserConfiguration", "ResolveNames"})
+                                  "GetUserConfiguration", "ResolveNames", "GetInboxRules", "GetDelegate",
+                                  "GetMailTips", "GetUserOofSettingsRequest"})
 
 
 @dataclass

@@ -181,9 +181,10 @@ def update_inbox_rules(ctx, body):
             error = sub(errors, t("RuleOperationError"))
             sub(error, t("OperationIndex"), str(index))
             details = sub(sub(error, t("ValidationErrors")), t("Error"))
-            for name, value in (("FieldURI", invalid.field), ("ErrorCode", invalid.code),
-                                ("ErrorMessage", invalid.text), ("FieldValue", invalid.value)):
-                sub(details, t(name), value)
+            sub(details, t("FieldURI"), invalid.field)
+            sub(details, t("ErrorCode"), invalid.code)  # a RuleValidationErrorCodeType value
+            sub(details, t("ErrorMessage"), invalid.text)
+            sub(details, t("FieldValue"), invalid.value)
         return response
     _message(response)
     return response
