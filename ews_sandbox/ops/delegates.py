@@ -12,12 +12,14 @@ stands for Exchange's FullAccess mailbox permission.
 """
 import json
 
+from lxml import etree
+
 from ..model import directory, folder_access, folders
 from ..model.properties import bool_text, parse_bool
 from ..wire.errors import EWSError
 from ..wire.folder_permissions import sid
 from ..wire.ns import local, m, sub, t
-from ..wire.soap import response_element, response_message
+from ..wire.soap import response_element, response_message, schema_fault
 
 FOLDER_LEVELS = {"CalendarFolderPermissionLevel": "calendar", "TasksFolderPermissionLevel": "tasks",
                  "InboxFolderPermissionLevel": "inbox", "ContactsFolderPermissionLevel": "contacts",
@@ -124,7 +126,7 @@ def _answer(ctx, operation, body, inputs, handle, meeting_delivery=False):
         messages = sub(response, m("ResponseMessages"))
         for item in inputs:
             try:
-                scratch = sub(response_element("scratch"), m("scratch"))
+                scratch = etree.Element(m("scratch"))
                 handle(owner, item, scratch)
                 message = response_message(messages, "DelegateUser")
             except EWSError as error:
@@ -153,12 +155,15 @@ def _meeting_delivery(conn, owner):
     return json.loads(row["value"]) if row else "DelegatesAndSendInformationToMe"
 
 
-def _save_meeting_delivery(conn, owner, body):
+def _meeting_delivery_sent(body):
+    """DeliverMeetingRequests as sent (None when not), checked against the schema's values."""
     value = (body.findtext(m("DeliverMeetingRequests")) or "").strip()
-    if not value:
-        return
-    if value not in MEETING_DELIVERY:
-        raise EWSError("ErrorInvalidRequest", f"{value!r} is not a DeliverMeetingRequests value.")
+    if value and value not in MEETING_DELIVERY:
+        raise schema_fault(f"The request failed schema validation: {value!r} is not a DeliverMeetingRequests value.")
+    return value or None
+
+
+def _save_meeting_delivery(conn, owner, value):
     conn.execute("INSERT OR REPLACE INTO mailbox_settings(mailbox_id, name, value) "
                  "VALUES (?, 'deliver_meeting_requests', ?)", (owner["id"], json.dumps(value)))
 
@@ -166,25 +171,31 @@ def _save_meeting_delivery(conn, owner, body):
 # ---- operations ---------------------------------------------------------------------------
 
 def get_delegate(ctx, body):
+    """The delegates named in UserIds (each one an error if it is not a delegate), or all of them."""
     include = parse_bool(body.get("IncludePermissions"))
     named = body.find(m("UserIds"))
 
-    def handle(owner, user_id, message):
-        user = user_id if not hasattr(user_id, "tag") else _user(ctx.conn, user_id)
+    def handle(owner, user, message):
         if _entry(ctx.conn, owner, user) is None:
             raise EWSError("ErrorNotDelegate", "The user is not a delegate of the mailbox.")
         _render(ctx.conn, message, owner, user, include)
 
     if named is not None:
-        inputs = list(named)
-    else:  # every delegate, in the order they were added
-        try:
-            owner = _owner(ctx, body)
-            inputs = [directory.user_by_id(ctx.conn, row["delegate_id"]) for row in ctx.conn.execute(
-                "SELECT delegate_id FROM delegate_users WHERE owner_id = ? ORDER BY rowid", (owner["id"],))]
-        except EWSError:
-            inputs = []
-    return _answer(ctx, "GetDelegate", body, inputs, handle, meeting_delivery=True)
+        return _answer(ctx, "GetDelegate", body, list(named),
+                       lambda owner, user_id, message: handle(owner, _user(ctx.conn, user_id), message),
+                       meeting_delivery=True)
+    return _answer(ctx, "GetDelegate", body, _delegates_of(ctx, body), handle, meeting_delivery=True)
+
+
+def _delegates_of(ctx, body):
+    """Every delegate of the owner, in the order they were added (none when the owner is not reachable:
+    the answer then carries that error)."""
+    try:
+        owner = _owner(ctx, body)
+    except EWSError:
+        return []
+    return [directory.user_by_id(ctx.conn, row["delegate_id"]) for row in ctx.conn.execute(
+        "SELECT delegate_id FROM delegate_users WHERE owner_id = ? ORDER BY rowid", (owner["id"],))]
 
 
 def add_delegate(ctx, body):
@@ -239,13 +250,11 @@ def _changing(ctx, operation, body, container_tag, handle):
         with element_scope():  # a failed delegate leaves no half-written permissions
             handle(owner, element, message)
 
+    meeting_delivery = _meeting_delivery_sent(body)
     container = body.find(container_tag)
     response = _answer(ctx, operation, body, list(container) if container is not None else [], scoped)
-    if response.get("ResponseClass") == "Success" and operation != "RemoveDelegate":
-        try:
-            _save_meeting_delivery(ctx.conn, _owner(ctx, body), body)
-        except EWSError:
-            pass
+    if response.get("ResponseClass") == "Success" and meeting_delivery:
+        _save_meeting_delivery(ctx.conn, _owner(ctx, body), meeting_delivery)
     return response
 
 
