@@ -219,3 +219,23 @@ def test_size_range_in_kilobytes(alice, accounts, sandbox):
     send(accounts[BOB], subject="large", body="x" * 80000)  # about 80 KB
     send(accounts[BOB], subject="small")
     assert {m.subject: m.categories for m in alice.inbox.all()} == {"large": ["Big"], "small": None}
+
+
+def test_forward_as_attachment(alice, accounts):
+    rule(alice, Actions(forward_as_attachment_to_recipients=[Address(email_address=CAROL)]))
+    send(accounts[BOB], subject="report", body="numbers")
+    [forwarded] = accounts[CAROL].inbox.all()
+    assert forwarded.subject == "FW: report"
+    [attached] = forwarded.attachments
+    assert (attached.name, attached.item.subject, attached.item.sender.email_address) == ("report", "report", BOB)
+
+
+def test_sent_to_me_and_cc_me(alice, accounts):
+    rule(alice, Actions(assign_categories=["Cc"]), conditions=Conditions(sent_cc_me=True), priority=1)
+    rule(alice, Actions(assign_categories=["Only"]), conditions=Conditions(sent_only_to_me=True), priority=2)
+    bob = accounts[BOB]
+    Message(account=bob, subject="copied", to_recipients=[CAROL], cc_recipients=[ALICE]).send()
+    Message(account=bob, subject="direct", to_recipients=[ALICE]).send()
+    Message(account=bob, subject="shared", to_recipients=[ALICE, CAROL]).send()
+    assert {m.subject: m.categories for m in alice.inbox.all()} == {
+        "copied": ["Cc"], "direct": ["Only"], "shared": None}
