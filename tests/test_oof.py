@@ -7,7 +7,7 @@ import zoneinfo
 
 import pytest
 from exchangelib import EWSDateTime, Message, OofSettings
-from exchangelib.errors import ErrorInvalidScheduledOofDuration
+from exchangelib.errors import ErrorAccessDenied, ErrorInvalidScheduledOofDuration
 from exchangelib.services import SetUserOofSettings
 from exchangelib.properties import Mailbox
 
@@ -119,3 +119,8 @@ def test_two_mailboxes_away_do_not_answer_each_other(accounts):
     send(bob, ALICE)
     assert len(replies(bob)) == 1
     assert replies(alice) == []  # Bob's mailbox does not answer Alice's automatic reply
+
+
+def test_another_mailbox_needs_access(accounts, connect):
+    with pytest.raises(ErrorAccessDenied):
+        connect(ALICE, password="demo-password", mailbox=BOB).oof_settings
