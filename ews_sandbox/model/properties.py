@@ -33,8 +33,15 @@ SERVER_SET = frozenset({
 
 
 def element_name(field_uri):
-    """'item:Subject' -> 'Subject'."""
-    return _ELEMENT_FOR_URI.get(field_uri) or field_uri.split(":", 1)[-1]
+    """'item:Subject' -> 'Subject'; a part of an indexed entry names its dictionary
+    ('contacts:PhysicalAddress:Street' -> 'PhysicalAddresses')."""
+    found = _ELEMENT_FOR_URI.get(field_uri) or _ELEMENT_FOR_URI.get(field_uri.rsplit(":", 1)[0])
+    return found or field_uri.split(":", 1)[-1]
+
+
+def entry_part(field_uri):
+    """The part of a dictionary entry an indexed URI names ('Street'), None for the whole entry."""
+    return field_uri.rsplit(":", 1)[-1] if field_uri.startswith("contacts:PhysicalAddress:") else None
 
 
 def utc_text(value):

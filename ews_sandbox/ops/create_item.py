@@ -3,7 +3,7 @@ import copy
 
 from lxml import etree
 
-from ..model import attachments, delivery, folders, items
+from ..model import attachments, delivery, folders, items, tasks
 from ..model.properties import SERVER_SET, child
 from ..wire import mime
 from ..wire.errors import EWSError
@@ -53,6 +53,8 @@ def store_new(ctx, element, target, disposition, attachments_from=None):
     `attachments_from`: the item whose attachments travel along (a forward)."""
     kind = local(element)
     item = _clean_copy(element)
+    if kind == "Task":
+        tasks.on_create(item)
     mime_attachments = _import_mime(element, item)
     incoming = element.find(t("Attachments"))
     sender = ctx.mailbox_row(target["mailbox_id"] if target is not None else None)  # a delegate's copy: the owner's

@@ -4,7 +4,7 @@ import copy
 
 from lxml import etree
 
-from ..model import delivery, folders, items
+from ..model import contacts, delivery, folders, items, tasks
 from ..model.properties import SERVER_SET, find_extended
 from ..wire.errors import EWSError
 from ..wire.ns import T, local, m, sub, t
@@ -32,7 +32,8 @@ def update_item(ctx, body):
         item = etree.fromstring(row["xml"])
         for update in change.find(t("Updates")):
             apply_update(item, update)
-        row = items.save(ctx.conn, row, item)
+        saved = items.save(ctx.conn, row, item)
+        row = tasks.after_update(ctx.conn, row, saved) if row["element"] == "Task" else saved
         if disposition in ("SendOnly", "SendAndSaveCopy") and row["element"] == "Message":
             _send_updated(ctx, row, item, disposition, saved_folder)
             return
@@ -88,13 +89,9 @@ def _set(item, path, new):
         _remove(item, find_extended(item, path.uri_element()))
         item.append(new)
     elif path.kind == "indexed":
-        container = item.find(f"{{{T}}}{path.name}")
-        if container is None:
-            container = etree.SubElement(item, t(path.name))
-        for entry in new:
-            _remove(container, _entry(container, entry.get("Key")))
-            container.append(entry)
+        contacts.set_entry(item, path, new)
     else:
+        contacts.check_name_update(path.name, new)
         for old in item.findall(f"{{{T}}}{path.name}"):
             item.remove(old)
         item.append(new)
@@ -117,21 +114,10 @@ def _delete(item, path):
     if path.kind == "extended":
         _remove(item, find_extended(item, path.uri_element()))
     elif path.kind == "indexed":
-        container = item.find(f"{{{T}}}{path.name}")
-        if container is not None:
-            _remove(container, _entry(container, path.index))
-            if len(container) == 0:
-                item.remove(container)
+        contacts.delete_entry(item, path)
     else:
         for old in item.findall(f"{{{T}}}{path.name}"):
             item.remove(old)
-
-
-def _entry(container, key):
-    for entry in container:
-        if entry.get("Key") == key:
-            return entry
-    return None
 
 
 def _remove(parent, element):

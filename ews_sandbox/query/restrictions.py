@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from lxml import etree
 
-from ..model import mapi
+from ..model import contacts, mapi
 from ..model.properties import child, element_values, extended_values, find_extended, fold, utc_text
 from ..wire.errors import EWSError
 from ..wire.ns import T, local, t
@@ -441,14 +441,7 @@ class ItemValues:
         return [ItemRenderer(None, None)._computed_ConversationId(None, self.item).get("Id")]
 
     def _indexed(self, path):
-        if path.uri.startswith("contacts:PhysicalAddress:"):
-            container, field = child(self.item, "PhysicalAddresses"), path.uri.rsplit(":", 1)[-1]
-            entries = [] if container is None else [e for e in container if e.get("Key") == path.index]
-            values = [e.findtext(t(field)) for e in entries]
-        else:
-            container = child(self.item, path.name)
-            values = [] if container is None else [e.text for e in container if e.get("Key") == path.index]
-        return [v for v in values if v is not None] or None
+        return contacts.entry_values(self.item, path)
 
 
 def _flag(value):

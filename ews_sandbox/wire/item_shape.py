@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml import html as lxml_html
 
-from ..model import attachments, folders, ids, mapi
+from ..model import attachments, contacts, folders, ids, mapi
 from ..model.items import DEFAULT_CLASS, item_id_text
 from ..model.properties import bool_text, child, extended_key, extended_values, parse_item
 from . import mime
@@ -129,9 +129,9 @@ class ItemRenderer:
             return [_text_element(name, DEFAULT_VALUES[name])]
         if name == "Body":
             return [self._converted_body(b) for b in stored]
-        indexed = [p.index for p in self.shape.paths if p.kind == "indexed" and p.name == name]
+        indexed = [p for p in self.shape.paths if p.kind == "indexed" and p.name == name]
         if indexed and self.shape.base == "IdOnly":
-            return [_only_entries(e, indexed) for e in stored]
+            return [e for e in (contacts.only_entries(e, indexed) for e in stored) if len(e)]
         return stored
 
     # ---- computed properties ----
@@ -367,12 +367,4 @@ def _display_list(item, source, name):
     for mailbox in recipients.iterfind(t("Mailbox")):
         names.append(mailbox.findtext(t("Name")) or mailbox.findtext(t("EmailAddress")) or "")
     return _text_element(name, "; ".join(names))
-
-
-def _only_entries(element, keys):
-    copy = etree.Element(element.tag)
-    for entry in element:
-        if entry.get("Key") in keys:
-            copy.append(etree.fromstring(etree.tostring(entry)))
-    return copy
 

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ..model.properties import element_name, extended_key
+from ..model.properties import element_name, entry_part, extended_key
 from .schema_order import FIELD_URIS, INDEXED_FIELD_URIS
 from .soap import schema_fault
 from .ns import local, t
@@ -15,6 +15,7 @@ class Path:
     uri: str             # 'item:Subject'; for extended paths the ExtendedFieldURI as XML
     name: str            # the element the path reads: 'Subject', 'EmailAddresses', 'ExtendedProperty'
     index: str = None    # FieldIndex of an indexed path
+    part: str = None     # the part of an indexed entry it names: 'Street' of a PhysicalAddress
     ext_key: tuple = ()  # identity of an extended property
 
     def uri_element(self):
@@ -32,7 +33,7 @@ def parse_path(element):
         uri = element.get("FieldURI")
         if uri not in INDEXED_FIELD_URIS or not element.get("FieldIndex"):
             raise schema_fault(f"The request failed schema validation: IndexedFieldURI {uri!r} is not valid.")
-        return Path("indexed", uri, element_name(uri), index=element.get("FieldIndex"))
+        return Path("indexed", uri, element_name(uri), index=element.get("FieldIndex"), part=entry_part(uri))
     if kind == "ExtendedFieldURI":
         copy = etree.Element(t("ExtendedFieldURI"), dict(element.attrib), nsmap={"t": element.nsmap.get("t") or etree.QName(element).namespace})
         return Path("extended", etree.tostring(copy).decode(), "ExtendedProperty", ext_key=extended_key(element))
