@@ -129,7 +129,7 @@ class Sandbox:
     def users(self):
         with self.database.reading() as conn:
             return [{"email": row["email"], "password": row["password"], "name": row["name"]}
-                    for row in directory.users(conn)]
+                    for row in directory.users(conn) if row["password"] is not None]  # who can sign in
 
     def ready_line(self):
         """The JSON object `serve --json` prints once connections are accepted."""

@@ -1,6 +1,8 @@
 """Tenants to start from: `empty` (users only) and `demo` (users, a distribution list
 and a few dozen messages between them, some with attachments). Both get the same
-tenant id and app registrations (for the OAuth authority)."""
+tenant id and app registrations (for the OAuth authority), and the same directory:
+colleagues who do not sign in (several Smiths among them) and nested distribution lists,
+one of which contains itself through two others, to make a directory search interesting."""
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -22,6 +24,24 @@ DEMO_USERS = [
 # can be tried against it.
 DEMO_LOCALES = {"erin": "de-DE"}
 DEMO_LISTS = [("team", "Project Team", ["alice", "bob", "carol"])]
+# The rest of the directory: people with a mailbox but no password (they cannot sign in),
+# and lists that nest (sales -> sales-emea -> sales-nordics -> sales again).
+DIRECTORY_PEOPLE = [
+    ("john.smith", "John Smith"), ("jane.smith", "Jane Smith"), ("kim.smith", "Kim Smith"),
+    ("michael.smithson", "Michael Smithson"), ("priya.natarajan", "Priya Natarajan"),
+    ("hiroshi.tanaka", "Hiroshi Tanaka"), ("fatima.haddad", "Fatima Haddad"), ("lars.nilsson", "Lars Nilsson"),
+    ("grace.mensah", "Grace Mensah"), ("nora.kowalski", "Nora Kowalski"), ("tomas.novak", "Tomas Novak"),
+    ("sofia.rossi", "Sofia Rossi"), ("ivan.petrov", "Ivan Petrov"), ("maria.garcia", "Maria Garcia"),
+    ("wei.chen", "Wei Chen"),
+]
+DIRECTORY_LISTS = [
+    ("sales", "Sales", ["maria.garcia", "john.smith", "sales-emea"]),
+    ("sales-emea", "Sales EMEA", ["sofia.rossi", "ivan.petrov", "sales-nordics"]),
+    ("sales-nordics", "Sales Nordics", ["lars.nilsson", "nora.kowalski", "sales"]),
+    ("engineering", "Engineering", ["hiroshi.tanaka", "priya.natarajan", "wei.chen", "team"]),
+    ("all-staff", "All Staff", ["sales", "engineering", "jane.smith", "kim.smith", "michael.smithson",
+                                "fatima.haddad", "grace.mensah", "tomas.novak", "erin", "dave"]),
+]
 # The app registrations guard nothing either: fixed ids and secrets, documented in the README.
 DEMO_TENANT_ID = "6f1d3c52-8a47-4e0b-9c2d-5b7e1a9f3c04"
 DEMO_APPS = [
@@ -66,9 +86,18 @@ def apply(database, seed):
             user_rows[login] = directory.user_by_id(conn, user_id)
         for login, name, members in DEMO_LISTS:
             directory.add_distribution_list(conn, f"{login}@{DOMAIN}", name, [f"{m}@{DOMAIN}" for m in members])
+        _directory(conn)
         conn.execute("INSERT INTO meta(key, value) VALUES ('seed', ?)", (seed,))
         if seed == "demo":
             _demo_messages(conn, user_rows)
+
+
+def _directory(conn):
+    for login, name in DIRECTORY_PEOPLE:
+        person_id = directory.add_user(conn, f"{login}@{DOMAIN}", name, None)
+        folders.create_mailbox(conn, person_id)
+    for login, name, members in DIRECTORY_LISTS:
+        directory.add_distribution_list(conn, f"{login}@{DOMAIN}", name, [f"{m}@{DOMAIN}" for m in members])
 
 
 def register_apps(conn):

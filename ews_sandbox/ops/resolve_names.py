@@ -1,5 +1,6 @@
 """ResolveNames (ambiguous name resolution) and ExpandDL, over the sandbox directory
-(users and distribution lists, Exchange's Active Directory) and the caller's contacts.
+(users and distribution lists, Exchange's Active Directory) and the caller's contacts
+and personal distribution lists (MailboxType PrivateDL, named by their ItemId).
 
 A name resolves the way Exchange's ANR finds people: the start of an address, or every
 word typed starting a word of the display name ("ali", "wong", "alice w"); an exact
@@ -77,8 +78,8 @@ def contact_candidates(ctx, query, folder_rows):
     """The caller's own contacts whose name or an address matches."""
     found = []
     for folder in folder_rows:
-        rows = ctx.conn.execute("SELECT * FROM items WHERE folder_id = ? AND element = 'Contact' ORDER BY id",
-                                (folder["id"],)).fetchall()
+        rows = ctx.conn.execute("SELECT * FROM items WHERE folder_id = ? AND element IN ('Contact', "
+                                "'DistributionList') ORDER BY id", (folder["id"],)).fetchall()
         for row in rows:
             candidate = _contact_candidate(row, query)
             if candidate is not None:
@@ -88,6 +89,9 @@ def contact_candidates(ctx, query, folder_rows):
 
 def _contact_candidate(row, query):
     contact = parse_item(row["xml"])
+    if row["element"] == "DistributionList":  # a personal list: found by its name, it has no address
+        name = contact.findtext(t("DisplayName")) or ""
+        return Candidate(name, None, "PrivateDL", item_row=row) if matches(query, None, name) else None
     name = contact.findtext(t("DisplayName")) or " ".join(
         filter(None, (contact.findtext(t("GivenName")), contact.findtext(t("Surname")))))
     addresses = [_strip_smtp(e.text) for e in contact.iterfind(f"{t('EmailAddresses')}/{t('Entry')}") if e.text]
@@ -168,6 +172,8 @@ def render_resolution(ctx, resolution_set, candidate, full_data, contact_shape):
         return
     if candidate.directory_row is not None:
         resolution.append(directory_contact(candidate))
+    elif candidate.mailbox_type == "PrivateDL":  # a Resolution's contact is a t:Contact; a list has none
+        return
     else:
         ItemRenderer(ctx.conn, ItemShape(base=contact_shape)).render(candidate.item_row, resolution)
 
