@@ -101,3 +101,27 @@ def _drop_if_empty(item, container):
 def _remove(parent, element):
     if element is not None:
         parent.remove(element)
+
+
+# Where each part of CompleteName (read-only: Exchange assembles it) comes from. Its
+# Title is an honorific no other contact property holds: the sandbox leaves it out.
+COMPLETE_NAME_PARTS = (("FirstName", "GivenName"), ("MiddleName", "MiddleName"),
+                       ("LastName", "Surname"), ("Suffix", "Generation"), ("Initials", "Initials"),
+                       ("FullName", None), ("Nickname", "Nickname"))
+
+
+def complete_name(item):
+    """A contact's CompleteName, built from its name parts; FullName is the display name
+    or, without one, the given, middle and last names in a row. None for a contact
+    without any name."""
+    texts = {source: (item.findtext(t(source)) or "").strip() for _, source in COMPLETE_NAME_PARTS if source}
+    full = (item.findtext(t("DisplayName")) or "").strip() or \
+        " ".join(filter(None, (texts["GivenName"], texts["MiddleName"], texts["Surname"])))
+    if not full and not any(texts.values()):
+        return None
+    name = etree.Element(t("CompleteName"))
+    for part, source in COMPLETE_NAME_PARTS:
+        value = full if source is None else texts[source]
+        if value:
+            etree.SubElement(name, t(part)).text = value
+    return name

@@ -16,7 +16,7 @@ from lxml import etree
 from ..model import folders, ids, items
 from ..model.properties import element_values, fold, parse_item
 from ..query import restrictions
-from ..wire.errors import EWSError
+from ..wire.errors import EWSError, SOAPFault
 from ..wire.ns import m, sub, t
 from ..wire.paths import is_path, parse_path
 from ..wire.soap import response_element, schema_fault
@@ -50,6 +50,18 @@ ORDER = ("PersonaId", "PersonaType", "CreationTime", "DisplayName", "DisplayName
 # ---- FindPeople -----------------------------------------------------------------------
 
 def find_people(ctx, body):
+    try:
+        return _find_people(ctx, body)
+    except EWSError as error:  # FindPeople's answer is one flat response message
+        response = response_element("FindPeople")
+        response.set("ResponseClass", "Error")
+        sub(response, m("MessageText"), error.text)
+        sub(response, m("ResponseCode"), error.code)
+        sub(response, m("DescriptiveLinkKey"), "0")
+        return response
+
+
+def _find_people(ctx, body):
     folder = _folder(ctx, body)
     view = body.find(m("IndexedPageItemView"))
     if view is None:
@@ -147,6 +159,8 @@ def _sorted(found, sort_order):
 # ---- GetPersona -----------------------------------------------------------------------
 
 def get_persona(ctx, body):
+    """The schema's GetPersonaResponseMessage must hold a Persona: a persona that cannot be
+    answered is refused with a SOAP fault carrying the error's code."""
     response = etree.Element(m("GetPersonaResponseMessage"), nsmap=response_element("GetPersona").nsmap)
     persona_id = body.find(m("PersonaId"))
     if persona_id is None:
@@ -154,11 +168,7 @@ def get_persona(ctx, body):
     try:
         row = _persona_row(ctx, persona_id)
     except EWSError as error:
-        response.set("ResponseClass", "Error")
-        sub(response, m("MessageText"), error.text)
-        sub(response, m("ResponseCode"), error.code)
-        sub(response, m("DescriptiveLinkKey"), "0")
-        return response
+        raise SOAPFault(error.code, error.text, fault_code=f"a:{error.code}")
     response.set("ResponseClass", "Success")
     sub(response, m("ResponseCode"), "NoError")
     persona = persona_element(row, attributed=True)

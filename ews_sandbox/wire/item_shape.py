@@ -138,6 +138,9 @@ class ItemRenderer:
     def _computed_ItemId(self, row, item):
         return etree.Element(t("ItemId"), Id=item_id_text(row), ChangeKey=row["change_key"])
 
+    def _computed_CompleteName(self, row, item):
+        return contacts.complete_name(item) if row["element"] == "Contact" else None
+
     def _computed_ParentFolderId(self, row, item):
         key = self._folder_keys.get(row["folder_id"])
         if key is None:
