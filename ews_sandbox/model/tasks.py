@@ -51,7 +51,12 @@ def on_create(item):
 
 
 def stamp(item):
-    """The flags read from other properties; status and percent complete kept consistent."""
+    """The flags read from other properties; status and percent complete kept consistent;
+    the recurrence's dates kept as dates (a client may send them as date-times)."""
+    for bound in item.iterfind(f"{t('Recurrence')}/*/{t('StartDate')}"):
+        bound.text = _recurrence_date(bound.text)
+    for bound in item.iterfind(f"{t('Recurrence')}/*/{t('EndDate')}"):
+        bound.text = _recurrence_date(bound.text)
     status = child(item, "Status")
     completed = status is not None and status.text == "Completed"
     if completed:
@@ -194,6 +199,12 @@ def _range_start(recurrence):
 
 
 # ---- small helpers --------------------------------------------------------------------
+
+def _recurrence_date(text):
+    """A task recurrence's date as Exchange writes it: the day, with its zone (UTC here),
+    a form exchangelib reads back as a date ('2026-01-05Z')."""
+    return f"{(text or '').strip()[:10]}Z"
+
 
 def _date_time(day):
     return f"{day.isoformat()}T00:00:00Z"
