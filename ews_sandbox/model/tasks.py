@@ -71,10 +71,10 @@ def stamp(item):
 
 # ---- updates of recurring tasks -------------------------------------------------------
 
-def after_update(conn, old_row, row):
-    """Called after an update is saved: the row UpdateItem answers with (the one-off
-    occurrence, when the update generated one)."""
-    before, item = parse_item(old_row["xml"]), parse_item(row["xml"])
+def save_update(conn, row, item):
+    """Save an updated task (`row` as it was, `item` as updated); returns the row
+    UpdateItem answers with: the one-off occurrence, when the update generated one."""
+    before = parse_item(row["xml"])
     stamp(item)
     recurrence = child(before, "Recurrence")
     if recurrence is None or child(item, "Recurrence") is None or not _generates(before, item, recurrence):

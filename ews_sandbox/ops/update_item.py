@@ -32,8 +32,8 @@ def update_item(ctx, body):
         item = etree.fromstring(row["xml"])
         for update in change.find(t("Updates")):
             apply_update(item, update)
-        saved = items.save(ctx.conn, row, item)
-        row = tasks.after_update(ctx.conn, row, saved) if row["element"] == "Task" else saved
+        # a recurring task may answer with a new one-off occurrence
+        row = tasks.save_update(ctx.conn, row, item) if row["element"] == "Task" else items.save(ctx.conn, row, item)
         if disposition in ("SendOnly", "SendAndSaveCopy") and row["element"] == "Message":
             _send_updated(ctx, row, item, disposition, saved_folder)
             return
