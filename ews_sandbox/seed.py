@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from lxml import etree
 
-from .model import attachments, delivery, directory, folders, items
+from .model import attachments, delivery, directory, folders, items, journal
 from .oauth import registry
 from .oauth.scopes import EXCHANGE, GRAPH
 from .wire.ns import T, t
@@ -76,8 +76,10 @@ def apply(database, seed):
     """Wipe `database` and create the `seed` tenant in it."""
     with database.transaction() as conn:
         for table in ("attachments", "items", "user_configurations", "folders", "delegates", "delegate_users",
-                      "inbox_rules", "oof_replies", "mailbox_settings", "users", "meta", "apps"):
+                      "inbox_rules", "oof_replies", "mailbox_settings", "users", "meta", "apps",
+                      "journal"):  # a new tenant: earlier sync states and watermarks mean nothing
             conn.execute(f"DELETE FROM {table}")
+        journal.install(conn)
         register_apps(conn)
         user_rows = {}
         for login, name in DEMO_USERS:

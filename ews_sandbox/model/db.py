@@ -12,6 +12,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import journal
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS users (
@@ -179,8 +181,9 @@ class Database:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._functions = []
-        self.connection().executescript(SCHEMA)  # executescript commits by itself
+        self.connection().executescript(SCHEMA + journal.SCHEMA)  # executescript commits by itself
         migrate(self.connection())
+        journal.install(self.connection())
 
     def register_function(self, name, arity, fn):
         """A Python function callable from SQL on every connection (restrictions use it)."""

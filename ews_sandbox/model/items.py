@@ -2,7 +2,7 @@
 from ..wire.errors import EWSError
 from ..wire.ns import t
 from ..wire.request_check import check_item_values
-from . import attachments, ids, mapi
+from . import attachments, ids, journal, mapi
 from .properties import child, fold, normalize_booleans, now_text, parse_bool, parse_item, serialize, utc_text
 
 DEFAULT_CLASS = {"Message": "IPM.Note", "CalendarItem": "IPM.Appointment", "Contact": "IPM.Contact",
@@ -95,7 +95,9 @@ def move(conn, row, folder):
     copied = copy(conn, row, folder, with_attachments=False)
     attachments.move_all(conn, row["id"], copied["id"])
     conn.execute("DELETE FROM items WHERE id = ?", (row["id"],))
-    return refresh_columns(conn, copied)
+    moved = refresh_columns(conn, copied)
+    journal.note_relocation(conn, "move", row, moved)
+    return moved
 
 
 def copy(conn, row, folder, *, with_attachments=True):
@@ -106,7 +108,9 @@ def copy(conn, row, folder, *, with_attachments=True):
                           tuple(columns.values()))
     if with_attachments:
         attachments.copy_all(conn, row["id"], cursor.lastrowid)
-    return get(conn, cursor.lastrowid)
+    copied = get(conn, cursor.lastrowid)
+    journal.note_relocation(conn, "copy", row, copied)
+    return copied
 
 
 def delete(conn, row):

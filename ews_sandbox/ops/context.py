@@ -14,7 +14,8 @@ from ..wire.soap import schema_fault
 READ_ONLY_OPERATIONS = frozenset({"ConvertId", "ExpandDL", "ExportItems", "FindFolder", "FindItem", "GetAttachment",
                                   "GetFolder", "GetItem", "GetSearchableMailboxes", "GetServerTimeZones",
                                   "GetUserConfiguration", "ResolveNames", "GetInboxRules", "GetDelegate",
-                                  "GetMailTips", "GetUserOofSettingsRequest"})
+                                  "GetMailTips", "GetUserOofSettingsRequest", "SyncFolderHierarchy",
+                                  "SyncFolderItems"})
 
 
 @dataclass
