@@ -13,7 +13,7 @@ import traceback
 
 from cheroot import wsgi
 
-from . import admin, autodiscover, request_body
+from . import admin, autodiscover, request_body, streaming
 from .auth import AuthFailed
 from .connections import TOO_LARGE_TEXT
 from .model import directory
@@ -83,6 +83,11 @@ class Application:
         log_entry = {"operation": None, "mailbox": None, "user": None, "mailboxes": [], "request_bytes": 0}
 
         def finish(status, headers, payload):
+            if isinstance(payload, streaming.StreamingAnswer):  # chunked: its length is not known
+                self.sandbox.request_log.add(log_entry["operation"], 200, log_entry["request_bytes"], 0, started,
+                                             log_entry["mailbox"], log_entry["user"], log_entry["mailboxes"])
+                start_response(status, headers)
+                return payload
             streamed = payload if isinstance(payload, StreamedAnswer) else None
             checked = streamed.without_deferred() if streamed else payload
             if self.sandbox.response_hook is not None and checked.startswith(b"<?xml"):
@@ -210,6 +215,8 @@ class Application:
                 context.deferred_content.clear()
             finally:
                 log_entry["mailboxes"] = [directory.user_by_id(conn, opened)["email"] for opened in context.opened]
+            if context.live_answer is not None:  # sent after this transaction has ended
+                return "200 OK", context.live_answer
             rendered = soap.render(soap.envelope(response))
             if not context.deferred_content:
                 return "200 OK", rendered

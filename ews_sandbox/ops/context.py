@@ -29,6 +29,7 @@ class Context:
     deferred_content: list = field(default_factory=list)
     opened: list = field(default_factory=list)  # ids of the mailboxes opened, in order (the request log)
     reading: bool = False  # the operation only reads (READ_ONLY_OPERATIONS)
+    live_answer: object = None  # a streamed answer sent after the transaction ends (GetStreamingEvents)
 
     def mailbox_row(self, mailbox_id=None):
         return directory.user_by_id(self.conn, mailbox_id or self.mailbox_id)
