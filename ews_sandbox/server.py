@@ -129,7 +129,7 @@ class Application:
         if early is not None:
             return early
         status, payload = self._dispatch(request, user, log_entry)
-        return finish(status, _XML, payload)
+        return finish(status, _XML + streaming.affinity_headers(request.operation), payload)
 
     def _challenge_headers(self, environ, failed):
         if failed.challenge:

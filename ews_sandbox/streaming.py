@@ -20,6 +20,15 @@ POLL = 0.2
 KEEP_ALIVE_MINUTES = 0.5  # a document with ConnectionStatus OK when nothing else was sent
 
 
+def affinity_headers(operation):
+    """Exchange answers Subscribe with the X-BackEndOverrideCookie clients send back on
+    GetEvents/GetStreamingEvents to reach the server holding the subscription ("How to:
+    Maintain affinity between a group of subscriptions and the mailbox server")."""
+    if operation != "Subscribe":
+        return []
+    return [("Set-Cookie", "X-BackEndOverrideCookie=sandbox-mailbox-server~1941962751; path=/; secure; HttpOnly")]
+
+
 def response_element():
     return soap.response_element("GetStreamingEvents")
 
