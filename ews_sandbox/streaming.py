@@ -10,8 +10,6 @@ are therefore not handed to the schema check.
 """
 import time
 
-from lxml import etree
-
 from . import notifications
 from .wire import soap
 from .wire.ns import m, sub
@@ -81,9 +79,12 @@ class StreamingAnswer:
             live = [s for s in self.subscriptions if not s.closed]
             if not live:
                 break
-            batch = self._pending(live)
+            batch, reached = self._pending(live)
             if batch:
                 yield self._checked(batch, validate=False)
+                # resumed only once cheroot has sent it: a stream dropped before then loses nothing
+                for subscription, last in reached:
+                    subscription.seq = last
                 last_sent = time.monotonic()
                 continue
             if time.monotonic() - last_sent >= KEEP_ALIVE_MINUTES * minute:
@@ -94,23 +95,26 @@ class StreamingAnswer:
         self.close()
 
     def _pending(self, live):
-        """One document with the events of every subscription that has some, or None."""
+        """One document with the events of every subscription that has some (or None), and
+        the journal position each subscription reaches once it is sent."""
         database = self.sandbox.database
         with database.reading() as conn:
-            found = []
+            found, reached = [], []
             for subscription in live:
                 events, last, more = notifications.pending_events(conn, subscription, subscription.seq)
                 if events:
                     found.append((subscription, subscription.seq, events, last, more))
-                subscription.seq = last if not events else last
+                reached.append((subscription, last))
             if not found:
-                return None
+                for subscription, last in reached:  # nothing to send: skip what it does not watch
+                    subscription.seq = last
+                return None, []
 
             def fill(container):
                 for subscription, previous, events, last, more in found:
                     notifications.render_notification(conn, sub(container, m("Notification")), subscription,
                                                       previous, events, last, more)
-            return _document(None, fill)
+            return _document(None, fill), reached
 
     def close(self):
         if self._closed:

@@ -141,3 +141,33 @@ def test_streaming_sees_a_new_message_quickly_and_survives_reconnects(clean, con
     synced = {item.id for kind, item in folder.sync_items() if kind == "create"}
     assert synced == {made["item"].id} | {item.id for item in between}
     folder.unsubscribe(subscription_id)
+
+
+def test_several_streams_at_once_while_other_requests_are_served(clean, connect, short_minute):
+    """Two open streams hold two server workers; a GetItem meanwhile answers at once, and
+    each stream sees the change in its own folder."""
+    account = connect()
+    first, second = (Folder(parent=account.inbox, name=name).save() for name in ("stream-a", "stream-b"))
+    account.protocol._session_pool_maxsize += 2
+    account.protocol.increase_poolsize()
+    account.protocol.increase_poolsize()
+    seen = {}
+
+    def listen(folder):
+        subscription_id = folder.subscribe_to_streaming()
+        for notification in folder.get_streaming_events(subscription_id, connection_timeout=2):
+            for event in notification.events:
+                if isinstance(event, CreatedEvent):
+                    seen.setdefault(folder.name, event.item_id.id)
+
+    listeners = [threading.Thread(target=listen, args=(folder,)) for folder in (first, second)]
+    for listener in listeners:
+        listener.start()
+    time.sleep(0.5)  # both streams open
+    started = time.monotonic()
+    made = {folder.name: Message(account=account, folder=folder, subject="x").save().id for folder in (first, second)}
+    assert [item.id for item in first.filter(subject="x")] == [made["stream-a"]]
+    assert time.monotonic() - started < 2
+    for listener in listeners:
+        listener.join(10)
+    assert seen == made

@@ -8,7 +8,6 @@ operation" and "How to: Synchronize items by using EWS in Exchange" pages).
 """
 import random
 
-import pytest
 from exchangelib import Folder, Message
 
 from ews_sandbox.sandbox import Sandbox
