@@ -146,22 +146,25 @@ def _watched(subscription, row):
         row["kind"] == "folder" and row["object_id"] in subscription.folder_ids)
 
 
-def render_notification(conn, notification, subscription, previous, events, last, more):
-    """Fill a Notification element with `events`, or a StatusEvent when there are none."""
+def render_notification(conn, notification, subscription, previous, events, last, more, watermarks=True):
+    """Fill a Notification element with `events`, or a StatusEvent when there are none.
+    Streamed notifications carry no watermarks (Microsoft's GetStreamingEvents example)."""
     sub(notification, t("SubscriptionId"), subscription.id)
-    sub(notification, t("PreviousWatermark"), watermark(conn, subscription.mailbox_id, previous))
-    sub(notification, t("MoreEvents"), "true" if more else "false")
+    if watermarks:
+        sub(notification, t("PreviousWatermark"), watermark(conn, subscription.mailbox_id, previous))
+        sub(notification, t("MoreEvents"), "true" if more else "false")
     if not events:
         status = sub(notification, t("StatusEvent"))
         sub(status, t("Watermark"), watermark(conn, subscription.mailbox_id, last))
     for seq, name, row in events:
-        _event(conn, notification, subscription, seq, name, row)
+        _event(conn, notification, subscription, seq if watermarks else None, name, row)
     return notification
 
 
 def _event(conn, notification, subscription, seq, name, row):
     node = sub(notification, t(name))
-    sub(node, t("Watermark"), watermark(conn, subscription.mailbox_id, seq))
+    if seq is not None:
+        sub(node, t("Watermark"), watermark(conn, subscription.mailbox_id, seq))
     sub(node, t("TimeStamp"), row["at"] or now_text())
     kind = ids.ITEM if row["kind"] == "item" else ids.FOLDER
     tag = "ItemId" if row["kind"] == "item" else "FolderId"

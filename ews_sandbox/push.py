@@ -64,6 +64,8 @@ def _run(sandbox, subscription):
             if body is None:
                 time.sleep(POLL)
                 continue
+            if sandbox.response_hook is not None:  # what the sandbox sends is checked like its answers
+                sandbox.response_hook(body)
             answer = _deliver(session, subscription, body, minute)
             if answer is None or answer == "Unsubscribe":
                 registry.remove(subscription.id)

@@ -4,7 +4,10 @@ journal every POLL seconds, in a short read snapshot, so the stream never holds 
 transaction or the write lock while it waits), keep-alives, and a last one with
 ConnectionStatus Closed when the ConnectionTimeout has passed.
 
-Exchange (and exchangelib, which reads them) put m:Notification and m:SubscriptionId
+Events wait in the journal for a subscription without an open connection, and the next
+connection sends them, 50 at most per notification: Microsoft's "GetStreamingEvents
+operation" page (Remarks) describes a per-subscription queue emptied as notifications
+are sent. Exchange (and exchangelib, which reads them) put m:Notification and m:SubscriptionId
 in these documents, where the published schema says t: (FIDELITY.md); those documents
 are therefore not handed to the schema check.
 """
@@ -39,6 +42,7 @@ def error_message(response, bad_ids):
     ids = sub(message, m(ERROR_IDS))
     for subscription_id in bad_ids:
         sub(ids, m("SubscriptionId"), subscription_id)
+    sub(message, m("ConnectionStatus"), "Closed")
     return message
 
 
@@ -113,7 +117,7 @@ class StreamingAnswer:
             def fill(container):
                 for subscription, previous, events, last, more in found:
                     notifications.render_notification(conn, sub(container, m("Notification")), subscription,
-                                                      previous, events, last, more)
+                                                      previous, events, last, more, watermarks=False)
             return _document(None, fill), reached
 
     def close(self):
