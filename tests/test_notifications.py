@@ -171,3 +171,30 @@ def test_several_streams_at_once_while_other_requests_are_served(clean, connect,
     for listener in listeners:
         listener.join(10)
     assert seen == made
+
+
+WRITER = """
+import sys
+from ews_sandbox.model import db, directory, folders, items
+from ews_sandbox.model.properties import parse_item
+database = db.Database(sys.argv[1])
+with database.transaction() as conn:
+    inbox = folders.distinguished(conn, directory.user_by_email(conn, sys.argv[2])["id"], "inbox")
+    items.insert(conn, inbox, parse_item(b'<t:Message xmlns:t="http://schemas.microsoft.com/exchange/services/'
+                                         b'2006/types"><t:Subject>from another process</t:Subject></t:Message>'))
+"""
+
+
+def test_another_process_writing_the_file_produces_events_and_sync_changes(clean, connect, sandbox):
+    import subprocess
+    import sys
+    from pathlib import Path
+    account = connect()
+    list(account.inbox.sync_items())
+    with account.inbox.pull_subscription() as (subscription_id, watermark):
+        subprocess.run([sys.executable, "-c", WRITER, str(sandbox.db_path), ALICE], check=True, timeout=60,
+                       cwd=Path(__file__).resolve().parent.parent)
+        events = _events(account.inbox.get_events(subscription_id, watermark))
+    created = [e.item_id.id for e in events if isinstance(e, CreatedEvent)]
+    [(kind, item)] = list(account.inbox.sync_items())
+    assert (kind, item.subject) == ("create", "from another process") and created == [item.id]
