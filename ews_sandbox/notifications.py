@@ -115,7 +115,7 @@ def pending_events(conn, subscription, after, limit=MAX_EVENTS):
     rows = journal.rows_after(conn, after, mailbox_id=subscription.mailbox_id, upto=upto)
     moved_to = {row["object_id"]: row["seq"] for row in rows if row["action"] in ("move", "copy")}
     moved_from = {row["other_id"] for row in rows if row["action"] == "move"}
-    events = []
+    events, folder_rows = [], {}
     for row in rows:
         if not _watched(subscription, row):
             continue
@@ -134,9 +134,33 @@ def pending_events(conn, subscription, after, limit=MAX_EVENTS):
         for name in names:
             if name in subscription.event_types:
                 events.append((row["seq"], name, row))
+        if row["kind"] == "item" and action in COUNTING_ACTIONS and "ModifiedEvent" in subscription.event_types:
+            folder_change = _folder_counts_changed(conn, row, folder_rows)
+            if folder_change is not None:
+                events.append((row["seq"], "ModifiedEvent", folder_change))
         if len(events) >= limit:
             return events[:limit], events[limit - 1][0], True
     return events, upto, False
+
+
+# Item changes that change their folder's counts: Exchange then also reports the folder as
+# modified, with its UnreadCount (Microsoft's GetStreamingEvents response example).
+COUNTING_ACTIONS = ("create", "delete", "read", "move", "copy")
+
+
+def _folder_counts_changed(conn, row, cache):
+    """A journal-like row for the ModifiedEvent of `row`'s folder, or None if it is gone."""
+    folder_id = row["folder_id"]
+    if folder_id not in cache:
+        folder = conn.execute("SELECT id, mailbox_id, parent_id, change_key FROM folders WHERE id = ?",
+                              (folder_id,)).fetchone()
+        unread = conn.execute("SELECT COUNT(*) FROM items WHERE folder_id = ? AND is_associated = 0 AND is_read = 0",
+                              (folder_id,)).fetchone()[0]
+        cache[folder_id] = None if folder is None else {
+            "kind": "folder", "mailbox_id": folder["mailbox_id"], "object_id": folder["id"],
+            "folder_id": folder["parent_id"], "change_key": folder["change_key"], "at": row["at"],
+            "unread": unread}
+    return cache[folder_id]
 
 
 def _watched(subscription, row):
@@ -171,6 +195,8 @@ def _event(conn, notification, subscription, seq, name, row):
     sub(node, t(tag), Id=ids.encode(kind, row["mailbox_id"], row["object_id"]), ChangeKey=row["change_key"] or "")
     parent_id = row["folder_id"] if row["folder_id"] is not None else row["object_id"]
     sub(node, t("ParentFolderId"), Id=ids.encode(ids.FOLDER, row["mailbox_id"], parent_id))
+    if name == "ModifiedEvent" and "unread" in row.keys():
+        sub(node, t("UnreadCount"), str(row["unread"]))
     if name in ("MovedEvent", "CopiedEvent"):
         if row["kind"] == "item":
             sub(node, t("OldItemId"), Id=ids.encode(ids.ITEM, row["mailbox_id"], row["other_id"]))

@@ -34,14 +34,18 @@ def test_pull_sees_every_event_type(clean, connect):
     other = Folder(parent=account.inbox, name="pull-other").save()
     with account.inbox.pull_subscription() as (subscription_id, watermark):
         Message(account=account, to_recipients=[ALICE], subject="hello").send()
+        delivered = _events(account.inbox.get_events(subscription_id, watermark))
         item = account.inbox.get(subject="hello")
         item.subject = "hello again"
         item.save(update_fields=["subject"])
         copied = item.copy(to_folder=other)
         item.move(to_folder=other)
-        events = _events(account.inbox.get_events(subscription_id, watermark))
+        events = delivered + _events(account.inbox.get_events(subscription_id, delivered[-1].watermark))
     kinds = {type(event) for event in events}
     assert {NewMailEvent, CreatedEvent, ModifiedEvent, MovedEvent}.issubset(kinds)
+    # the delivery changed the Inbox's counts: a ModifiedEvent of the folder, with its UnreadCount
+    inbox_changes = [e for e in delivered if isinstance(e, ModifiedEvent) and e.folder_id is not None]
+    assert [(e.folder_id.id, e.unread_count) for e in inbox_changes] == [(account.inbox.id, 1)]
     # CopiedEvent and DeletedEvent: a subscription on every folder sees them
     with account.pull_subscription() as (subscription_id, watermark):
         in_other = list(other.filter(subject="hello again"))
@@ -129,9 +133,9 @@ def test_streaming_sees_a_new_message_quickly_and_survives_reconnects(clean, con
     for notification in folder.get_streaming_events(subscription_id, connection_timeout=1):
         for event in notification.events:
             if isinstance(event, CreatedEvent) and seen_at is None:
-                seen_at = time.monotonic()
+                seen_at, created = time.monotonic(), event
     assert seen_at is not None and seen_at - made["at"] < 2
-    assert event.item_id.id == made["item"].id
+    assert created.item_id.id == made["item"].id
     # the connection closed after its (shortened) minute; changes made meanwhile ...
     between = [Message(account=account, folder=folder, subject=f"between {n}").save() for n in range(3)]
     # ... come on the next connection to the same subscription
