@@ -19,6 +19,25 @@ from tests.conftest import ALICE
 
 
 @pytest.fixture
+def extra_sessions():
+    """Room in exchangelib's session pool for `count` open streams besides other calls;
+    put back after the test (exchangelib reuses the protocol, pool size included)."""
+    grown = []
+
+    def grow(account, count):
+        account.protocol._session_pool_maxsize += count
+        for _ in range(count):
+            account.protocol.increase_poolsize()
+        grown.append((account, count))
+
+    yield grow
+    for account, count in grown:
+        for _ in range(count):
+            account.protocol.decrease_poolsize()
+        account.protocol._session_pool_maxsize -= count
+
+
+@pytest.fixture
 def short_minute(sandbox):
     sandbox.notification_minute = 1.0
     yield
@@ -114,13 +133,12 @@ def test_push_delivers_retries_and_stops_on_unsubscribe(clean, connect, short_mi
         server.shutdown()
 
 
-def test_streaming_sees_a_new_message_quickly_and_survives_reconnects(clean, connect, short_minute):
+def test_streaming_sees_a_new_message_quickly_and_survives_reconnects(clean, connect, short_minute, extra_sessions):
     account = connect()
     folder = Folder(parent=account.inbox, name="streamed").save()
     list(folder.sync_items())
     subscription_id = folder.subscribe_to_streaming()
-    account.protocol._session_pool_maxsize += 1
-    account.protocol.increase_poolsize()
+    extra_sessions(account, 1)
     made = {}
 
     def make_later():
@@ -147,14 +165,12 @@ def test_streaming_sees_a_new_message_quickly_and_survives_reconnects(clean, con
     folder.unsubscribe(subscription_id)
 
 
-def test_several_streams_at_once_while_other_requests_are_served(clean, connect, short_minute):
+def test_several_streams_at_once_while_other_requests_are_served(clean, connect, short_minute, extra_sessions):
     """Two open streams hold two server workers; a GetItem meanwhile answers at once, and
     each stream sees the change in its own folder."""
     account = connect()
     first, second = (Folder(parent=account.inbox, name=name).save() for name in ("stream-a", "stream-b"))
-    account.protocol._session_pool_maxsize += 2
-    account.protocol.increase_poolsize()
-    account.protocol.increase_poolsize()
+    extra_sessions(account, 2)
     seen = {}
 
     def listen(folder):
