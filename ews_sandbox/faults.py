@@ -4,12 +4,19 @@ and the network around it do, on every Nth matching request or for named operati
 One spec format for the command line and the admin API:
     server-busy:every=3,backoff_ms=200,operations=FindItem+GetItem
     {"kind": "server-busy", "every": 3, "backoff_ms": 200, "operations": ["FindItem"]}
+
+Most faults strike before the request is applied. `phase=after` makes a dropped connection
+or a slow answer strike once the request was applied: the client cannot tell the two
+apart, which is what a client's retry logic (and its guard against doing a write twice)
+must cope with.
 """
 import threading
 from dataclasses import dataclass, field
 
 KINDS = ("server-busy", "http-503", "drop-connection", "latency", "token-expiry", "ews-disabled", "oauth-only")
 _INTEGER_OPTIONS = ("every", "backoff_ms", "retry_after", "ms", "lifetime")
+PHASES = ("before", "after")  # strike before the request is applied, or after (the answer is then lost or late)
+PHASED_KINDS = ("drop-connection", "latency")
 
 
 class FaultSpecError(ValueError):
@@ -25,12 +32,13 @@ class Fault:
     retry_after: int = 1
     ms: int = 500
     lifetime: int = 2  # token-expiry: seconds a token issued while the fault is active lives
+    phase: str = "before"  # drop-connection, latency: before or after the request is applied
     seen: int = 0  # matching requests so far
 
     def to_json(self):
         return {"kind": self.kind, "every": self.every, "operations": self.operations,
                 "backoff_ms": self.backoff_ms, "retry_after": self.retry_after, "ms": self.ms,
-                "lifetime": self.lifetime}
+                "lifetime": self.lifetime, "phase": self.phase}
 
 
 def parse_spec(spec):
@@ -65,9 +73,15 @@ def parse_spec(spec):
             if not isinstance(value, list) or not all(isinstance(op, str) for op in value):
                 raise FaultSpecError("fault option operations must be a list of operation names")
             fault.operations = value
+        elif name == "phase":
+            if kind not in PHASED_KINDS:
+                raise FaultSpecError(f"fault option phase is for {' and '.join(PHASED_KINDS)}, not {kind}")
+            if value not in PHASES:
+                raise FaultSpecError(f"fault option phase must be before or after, not {value!r}")
+            fault.phase = value
         else:
             raise FaultSpecError(f"unknown fault option {name!r}; "
-                                 "use every, operations, backoff_ms, retry_after, ms, lifetime")
+                                 "use every, operations, backoff_ms, retry_after, ms, lifetime, phase")
     if fault.every < 1:
         raise FaultSpecError("fault option every must be 1 or more")
     for name in ("backoff_ms", "retry_after", "ms"):
@@ -102,12 +116,14 @@ class FaultPlan:
         with self._lock:
             return any(f.kind == kind for f in self._faults)
 
-    def triggered(self, operation, kinds):
-        """The faults of `kinds` that fire for this request (counting it for each)."""
+    def triggered(self, operation, kinds, phase="before"):
+        """The faults of `kinds` that fire for this request at `phase` (counting it for each)."""
         fired = []
         with self._lock:
             for fault in self._faults:
                 if fault.kind not in kinds or (fault.operations and operation not in fault.operations):
+                    continue
+                if fault.phase != phase:
                     continue
                 fault.seen += 1
                 if fault.seen % fault.every == 0:

@@ -129,7 +129,8 @@ class Application:
         if early is not None:
             return early
         status, payload = self._dispatch(request, user, log_entry)
-        return finish(status, _XML + streaming.affinity_headers(request.operation), payload)
+        late = self._injected_fault(request.operation, connection, start_response, finish, phase="after")
+        return finish(status, _XML + streaming.affinity_headers(request.operation), payload) if late is None else late
 
     def _challenge_headers(self, environ, failed):
         if failed.challenge:
@@ -148,9 +149,9 @@ class Application:
             return False
         return not _is_bearer(environ)
 
-    def _injected_fault(self, operation, connection, start_response, finish):
+    def _injected_fault(self, operation, connection, start_response, finish, phase="before"):
         faults = self.sandbox.faults.triggered(operation, ("latency", "drop-connection", "http-503", "server-busy",
-                                                           "ews-disabled"))
+                                                           "ews-disabled"), phase)
         for fault in faults:
             if fault.kind == "latency":
                 time.sleep(fault.ms / 1000)

@@ -119,9 +119,8 @@ def attach(account, args):
         raise ews_config.ConfigError(f"--id: {draft.subject!r} is not a draft; attach files to a draft only")
     rows = [{"draft_id": draft.id, "subject": draft.subject, "name": p.name, "size": p.stat().st_size}
             for p in args.file]
-    if not args.dry_run:
-        for path in args.file:
-            draft.attach(FileAttachment(name=path.name, content=path.read_bytes()))
+    if not args.dry_run:  # one CreateAttachment per file, never twice (see ews_config.attach_once)
+        ews_config.attach_once(draft, [FileAttachment(name=path.name, content=path.read_bytes()) for path in args.file])
     return rows
 
 

@@ -61,14 +61,34 @@ def load_settings(env_file=None):
     from dotenv import load_dotenv
     if env_file and not Path(env_file).is_file():
         raise ConfigError(f"--env-file {env_file}: no such file")
+    path = Path(env_file or Path.cwd() / ".env")
     try:
-        load_dotenv(env_file or Path.cwd() / ".env", override=False)
+        load_dotenv(path, override=False)
     except UnicodeDecodeError:
         raise ConfigError(f"{env_file or '.env'} is not UTF-8 text; save it as UTF-8")
+    if path.is_file() and path.stat().st_mode & 0o077 and path not in _WARNED:  # it holds passwords and secrets
+        _WARNED.add(path)
+        print(f"ews: warning: {path} can be read by other users (mode {path.stat().st_mode & 0o777:o}); "
+              f"chmod 600 {path}", file=sys.stderr)
+    local_zone()  # a bad EWS_TIMEZONE is named before anything connects
     mode = (os.environ.get("EWS_AUTH") or "sandbox").strip().lower()
     if mode not in MODES:
         raise ConfigError(f"EWS_AUTH={mode!r} is not a mode; choose one of {', '.join(MODES)}")
     return Settings(mode)
+
+
+_WARNED = set()
+
+
+def local_zone():
+    """EWS_TIMEZONE (an IANA name), else None for the machine's zone: dates given without a zone
+    are read in it, and tables show times in it."""
+    from zoneinfo import ZoneInfo
+    name = (os.environ.get("EWS_TIMEZONE") or "").strip()
+    try:
+        return ZoneInfo(name) if name else None
+    except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(f"EWS_TIMEZONE={name!r} is not an IANA time zone such as Europe/Paris")
 
 
 class Settings:
@@ -126,11 +146,16 @@ class Connection:
         self.endpoint = None     # where EWS requests go, once known (for diagnosing failures)
         self.credentials_made = []
         self.ca_bundle = settings.get("EWS_CA_BUNDLE")
+        self.budget = RetryBudget(settings.integer("EWS_RETRY_MAX_WAIT", 60))
+        global _budget
+        _budget = self.budget
 
     def __enter__(self):
+        from exchangelib.protocol import BaseProtocol
         if self.settings.mode == "sandbox" and not self.settings.get("EWS_SANDBOX_URL"):
             self._start_sandbox()
-        configure_tls(self.ca_bundle, self.settings.flag("EWS_INSECURE_TLS"))
+        self.ca_bundle = configure_tls(self.ca_bundle, self.settings.flag("EWS_INSECURE_TLS"), self.budget)
+        BaseProtocol.TIMEOUT = self.settings.integer("EWS_TIMEOUT", 120, minimum=1)  # seconds to wait for an answer
         return self
 
     def __exit__(self, *exc):
@@ -143,6 +168,9 @@ class Connection:
         import sqlite3
         db = Path(self.settings.get("EWS_SANDBOX_DB") or DEFAULT_SANDBOX_DB).expanduser()
         try:
+            if not db.exists():  # it will hold passwords and tokens: 0600 (SQLite's own files follow it)
+                db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
             self.sandbox = Sandbox(db_path=db, seed="demo").start()
         except (sqlite3.DatabaseError, OSError) as error:
             raise ConfigError(f"EWS_SANDBOX_DB={db} cannot hold the sandbox's state ({error}); "
@@ -172,9 +200,9 @@ class Connection:
         access_type = self.settings.get("EWS_ACCESS_TYPE") or (IMPERSONATION if mode == "oauth-app" else DELEGATE)
         if access_type not in (DELEGATE, IMPERSONATION):
             raise ConfigError(f"EWS_ACCESS_TYPE={access_type!r} must be delegate or impersonation")
-        kwargs = {"config": config, "autodiscover": False}
-        if config is None:  # no endpoint configured: autodiscover finds it (and caches the answer)
-            kwargs = {"credentials": self.credentials(email, mode), "autodiscover": True}
+        # Without an endpoint, autodiscover finds it (and caches the answer); the Configuration still
+        # brings the auth type, version, retry policy and connections, which exchangelib then applies.
+        kwargs = {"config": config, "autodiscover": self.endpoint is None}
         timezone = self.settings.get("EWS_TIMEZONE")
         if timezone:
             kwargs["default_timezone"] = _timezone(timezone)
@@ -189,16 +217,14 @@ class Connection:
         return mode
 
     def configuration(self, email, mode):
-        """A Configuration for the endpoint, or None when autodiscover must find it."""
+        """The Configuration: the endpoint when known (else autodiscover finds it), and the settings."""
         from exchangelib import BASIC, NTLM, Configuration
         endpoint, server = self._endpoint()
-        if endpoint is None and server is None:
-            return None
-        self.endpoint = endpoint or f"https://{server}/EWS/Exchange.asmx"
+        if endpoint or server:
+            self.endpoint = endpoint or f"https://{server}/EWS/Exchange.asmx"
         return Configuration(credentials=self.credentials(email, mode), service_endpoint=endpoint, server=server,
                              auth_type={"basic": BASIC, "ntlm": NTLM, "sandbox": BASIC}.get(mode),
-                             version=self._version(),
-                             retry_policy=retry_policy(self.settings.integer("EWS_RETRY_MAX_WAIT", 60)),
+                             version=self._version(), retry_policy=retry_policy(self.budget),
                              max_connections=self.settings.integer("EWS_MAX_CONNECTIONS", None, minimum=1))
 
     def _endpoint(self):
@@ -304,34 +330,87 @@ class Connection:
         return session
 
 
-def retry_policy(max_wait):
-    """FailFast for 0; else FaultTolerance, except that an HTTP 401 stops at once (FaultTolerance
-    retries a 401 as if it were throttling, so a wrong password would end a minute later as
-    'throttled') and that max_wait bounds the waits of the whole run."""
+class RetryBudget:
+    """The seconds a whole run may spend waiting before retries (EWS_RETRY_MAX_WAIT; 0: never retry).
+    exchangelib checks its max_wait against each wait alone, so a server asking again and again
+    for short waits would be retried for ever; here all waits of a run together stay within it."""
+
+    def __init__(self, max_wait):
+        self.max_wait, self.waited = max_wait, 0.0
+
+    def take(self, seconds):
+        """Reserve `seconds` of waiting; False when the budget cannot pay for them."""
+        if self.waited + seconds > self.max_wait:
+            return False
+        self.waited += seconds
+        return True
+
+
+def retry_policy(budget):
+    """FailFast for a budget of 0; else FaultTolerance within the budget, except that an HTTP 401
+    stops at once (FaultTolerance retries a 401 as if it were throttling, so a wrong password would
+    end a minute later as 'throttled') and that a lost answer is never sent again blindly."""
     from exchangelib import FailFast, FaultTolerance
-    from exchangelib.errors import RateLimitError, UnauthorizedError
-    if max_wait <= 0:
+    from exchangelib.errors import ErrorTimeoutExpired, RateLimitError, UnauthorizedError
+    if budget.max_wait <= 0:
         return FailFast()
 
     class RetryUnlessRefused(FaultTolerance):
-        """Also a budget: exchangelib checks max_wait against each wait alone, so a server asking
-        again and again for short waits would be retried for ever; here all waits of a run
-        together stay within max_wait."""
-        waited = 0
-
         def raise_response_errors(self, response):
             if response.status_code == 401:
                 raise UnauthorizedError(f"Invalid credentials for {response.url}")
             return super().raise_response_errors(response)
 
         def back_off(self, seconds):
+            lost = sys.exc_info()[1]
+            if isinstance(lost, ErrorTimeoutExpired):
+                # exchangelib resends a request whose answer was lost when it has several connections:
+                # the server may have acted on it. Reads are resent by the HTTP adapter (configure_tls),
+                # writes by the scripts, after they checked what was done.
+                raise lost
             seconds = self.DEFAULT_BACKOFF if seconds is None else seconds
-            if self.waited + seconds > self.max_wait:
-                raise RateLimitError(f"gave up after waiting {self.waited:.0f} s in all", wait=seconds)
-            self.waited += seconds
+            if not budget.take(seconds):
+                raise RateLimitError(f"gave up after waiting {budget.waited:.0f} s in all", wait=seconds)
             super().back_off(seconds)
 
-    return RetryUnlessRefused(max_wait=max_wait)
+    return RetryUnlessRefused(max_wait=budget.max_wait)
+
+
+# EWS operations that change nothing: when their answer is lost, asking again is safe.
+READ_OPERATIONS = frozenset({
+    "ConvertId", "GetFolder", "FindFolder", "GetItem", "FindItem", "GetAttachment", "ResolveNames", "ExpandDL",
+    "FindPeople", "GetPersona", "GetUserOofSettings", "GetInboxRules", "GetServerTimeZones", "GetUserAvailability",
+    "GetRoomLists", "GetRooms", "GetDelegate", "GetUserSettings", "GetSearchableMailboxes", "GetEvents"})
+SOAP_OPERATION = re.compile(rb"<(?:\w+:)?Body>\s*<(?:\w+:)?(\w+)")
+
+
+def safe_to_repeat(body):
+    """True for a request that changes nothing when sent twice: an EWS read, or a token request."""
+    if isinstance(body, str):
+        body = body.encode()
+    operation = SOAP_OPERATION.search(body or b"")
+    return operation is None or operation.group(1).decode() in READ_OPERATIONS
+
+
+def _retrying(adapter_class, budget):
+    """An HTTP adapter that sends a read again when its connection dropped or its answer timed out
+    (exchangelib does not, with one connection), within the run's retry budget."""
+    import requests
+
+    class RetryReads(adapter_class):
+        def send(self, request, **kwargs):
+            wait = 0.5
+            while True:
+                try:
+                    return super().send(request, **kwargs)
+                except (requests.ConnectionError, requests.Timeout) as error:
+                    if isinstance(error, requests.exceptions.SSLError) or not safe_to_repeat(request.body) \
+                            or not budget.take(wait):
+                        raise
+                    time.sleep(wait)
+                    wait *= 2
+
+    return RetryReads
 
 
 # ---- OAuth: app-only, password grant, msal sign-ins ------------------------------------
@@ -350,14 +429,45 @@ def _at_authority(credentials_class, host, resource):
         def scope(self):
             return [scope.replace("https://outlook.office365.com", resource) for scope in super().scope]
 
+        def session_params(self):
+            # Without exchangelib's automatic refresh: it uses a refresh_token grant, and client
+            # credentials and the password grant have no refresh token (AADSTS900144, issue 1345).
+            return {"token": self.access_token}
+
+        def refresh(self, session):
+            # The token expired: forget it, and exchangelib's next session fetches a new one with
+            # these credentials' own grant (without this, a public client spins on the old one).
+            self.access_token = None
+
+        def on_token_auto_refreshed(self, access_token):
+            super().on_token_auto_refreshed(expire_early(access_token))
+            self.client.populate_token_attributes(access_token)  # the session checks expiry through it
+
     return AtAuthority
 
 
+def expire_early(token):
+    """Count a token expired a quarter of its life early (5 minutes at most), as msal does:
+    exchangelib would otherwise send it until its last second, and it would expire on the way."""
+    lifetime = float(token.get("expires_in") or 0)
+    if lifetime:
+        token["expires_at"] = time.time() + lifetime - min(300.0, lifetime / 4)
+    return token
+
+
 def _resource(connection):
-    """The EWS resource tokens are for: https://outlook.office365.com unless EWS_SERVER
-    names another cloud's host (outlook.office365.us, partner.outlook.cn)."""
-    host = connection.settings.get("EWS_SERVER") or "outlook.office365.com"
-    return "https://outlook.office365.com" if connection.sandbox is not None else f"https://{host}"
+    """The EWS resource tokens are for: the EWS host (EWS_SERVER, or EWS_SERVICE_ENDPOINT's host:
+    another cloud's outlook.office365.us, a hybrid on-premises server), else outlook.office365.com;
+    EWS_TOKEN_RESOURCE when the resource differs from the host."""
+    from urllib.parse import urlsplit
+    if connection.sandbox is not None:
+        return "https://outlook.office365.com"
+    explicit = connection.settings.get("EWS_TOKEN_RESOURCE")
+    if explicit:
+        return explicit.rstrip("/")
+    endpoint = connection.settings.get("EWS_SERVICE_ENDPOINT")
+    host = connection.settings.get("EWS_SERVER") or (endpoint and urlsplit(endpoint).hostname)
+    return f"https://{host or 'outlook.office365.com'}"
 
 
 def oauth_credentials(connection, email, mode):
@@ -389,16 +499,18 @@ def msal_credentials(connection, email, mode, tenant, client_id, host, resource)
                                        http_client=connection.oauth_session(),
                                        instance_discovery=host == PUBLIC_AUTHORITY)
 
+    user = connection.settings.get("EWS_USERNAME") or email  # who signs in; EWS_EMAIL may be another's mailbox
+
     def token():
-        known = [a for a in app.get_accounts() if a["username"].lower() == email.lower()]
+        known = [a for a in app.get_accounts() if a["username"].lower() == user.lower()]
         result = app.acquire_token_silent(scopes, account=known[0]) if known else None
         if not result:
-            result = _sign_in(connection, app, scopes, email, mode)
+            result = _sign_in(connection, app, scopes, user, mode)
         if "access_token" not in result:
             raise ServerError(f"sign-in failed: {result.get('error')}: {result.get('error_description', '')[:300]}")
         _save_cache(cache, cache_file)
-        return {"access_token": result["access_token"], "token_type": "Bearer",
-                "expires_at": time.time() + int(result.get("expires_in", 3600))}
+        return expire_early({"access_token": result["access_token"], "token_type": "Bearer",
+                             "expires_in": int(result.get("expires_in", 3600))})
 
     class RefreshedByMsal(_at_authority(OAuth2AuthorizationCodeCredentials, host, resource)):
         def refresh(self, session):
@@ -408,7 +520,7 @@ def msal_credentials(connection, email, mode, tenant, client_id, host, resource)
 
 
 def _sign_in(connection, app, scopes, email, mode):
-    """The one interactive step. Against the sandbox, the script plays the user."""
+    """The one interactive step, as `email` (the sign-in name). Against the sandbox, the script plays the user."""
     if mode == "msal-device-code":
         flow = app.initiate_device_flow(scopes=scopes)
         if "user_code" not in flow:
@@ -434,29 +546,49 @@ def _save_cache(cache, path):
 
 # ---- transport, logging, errors ------------------------------------------------------
 
-def configure_tls(ca_bundle, insecure):
-    """exchangelib takes TLS settings only through its HTTP adapter class."""
+def configure_tls(ca_bundle, insecure, budget):
+    """exchangelib takes TLS settings only through its HTTP adapter class. Returns the CA file to
+    trust elsewhere (msal): EWS_CA_BUNDLE's CA added to the public roots, so that a private CA for
+    the EWS host does not shut out the public sign-in service (hybrid modern auth)."""
     import requests.adapters
     from exchangelib.protocol import BaseProtocol, NoVerifyHTTPAdapter
     if insecure:
         print("ews: WARNING: EWS_INSECURE_TLS is on, server certificates are NOT checked", file=sys.stderr)
-        BaseProtocol.HTTP_ADAPTER_CLS = NoVerifyHTTPAdapter
-        return
-    if ca_bundle:
-        if not Path(ca_bundle).is_file():
-            raise ConfigError(f"EWS_CA_BUNDLE={ca_bundle}: no such file")
-        if b"-----BEGIN CERTIFICATE-----" not in Path(ca_bundle).read_bytes()[:1_000_000]:
-            raise ConfigError(f"EWS_CA_BUNDLE={ca_bundle} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        BaseProtocol.HTTP_ADAPTER_CLS = _retrying(NoVerifyHTTPAdapter, budget)
+        return ca_bundle
+    if not ca_bundle:
+        BaseProtocol.HTTP_ADAPTER_CLS = _retrying(requests.adapters.HTTPAdapter, budget)
+        return None
+    if not Path(ca_bundle).is_file():
+        raise ConfigError(f"EWS_CA_BUNDLE={ca_bundle}: no such file")
+    if b"-----BEGIN CERTIFICATE-----" not in Path(ca_bundle).read_bytes()[:1_000_000]:
+        raise ConfigError(f"EWS_CA_BUNDLE={ca_bundle} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    trusted = with_public_roots(ca_bundle)
 
-        class TrustCABundle(requests.adapters.HTTPAdapter):
-            def cert_verify(self, conn, url, verify, cert):
-                return super().cert_verify(conn, url, ca_bundle, cert)
+    class TrustCABundle(requests.adapters.HTTPAdapter):
+        def cert_verify(self, conn, url, verify, cert):
+            return super().cert_verify(conn, url, trusted, cert)
 
-            def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-                # requests >= 2.32.3 picks the connection pool by `verify`: pin it too
-                return super().get_connection_with_tls_context(request, ca_bundle, proxies=proxies, cert=cert)
+        def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+            # requests >= 2.32.3 picks the connection pool by `verify`: pin it too
+            return super().get_connection_with_tls_context(request, trusted, proxies=proxies, cert=cert)
 
-        BaseProtocol.HTTP_ADAPTER_CLS = TrustCABundle
+    BaseProtocol.HTTP_ADAPTER_CLS = _retrying(TrustCABundle, budget)
+    return trusted
+
+
+def with_public_roots(ca_bundle):
+    """A PEM file (private, removed at exit) holding the public roots requests trusts (certifi) and
+    the CA of `ca_bundle`."""
+    import atexit
+    import shutil
+    import tempfile
+    import certifi
+    folder = tempfile.mkdtemp(prefix="ews-ca-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    combined = Path(folder) / "trusted.pem"
+    combined.write_bytes(Path(certifi.where()).read_bytes().rstrip() + b"\n" + Path(ca_bundle).read_bytes())
+    return str(combined)
 
 
 SECRET_PATTERNS = [
@@ -471,16 +603,29 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, literals):
         super().__init__()
-        self.literals = [value for value in literals if value and len(value) >= 4]
+        self.literals = secret_forms(literals)
 
     def filter(self, record):
-        text = record.getMessage()
-        for pattern, replacement in SECRET_PATTERNS:
-            text = pattern.sub(replacement, text)
-        for literal in self.literals:
-            text = text.replace(literal, "[redacted]")
-        record.msg, record.args = text, None
+        record.msg, record.args = redact(record.getMessage(), self.literals), None
         return True
+
+
+def secret_forms(literals):
+    """Each secret as written, URL-encoded (form bodies, query strings) and JSON-escaped, longest first."""
+    from urllib.parse import quote, quote_plus
+    forms = {form for value in literals if value and len(value) >= 4
+             for form in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1])}
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact(text, literals):
+    """The known secrets first, whole: a pattern stops at a space, a comma or a brace, and would
+    otherwise leave the rest of a password behind. Then whatever looks like a credential."""
+    for literal in literals:
+        text = text.replace(literal, "[redacted]")
+    for pattern, replacement in SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def setup_logging(settings, debug):
@@ -490,7 +635,7 @@ def setup_logging(settings, debug):
         logging.getLogger("exchangelib").propagate = False
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactSecrets([settings.get(name) for name in ("EWS_PASSWORD", "EWS_CLIENT_SECRET")]))
+    handler.addFilter(RedactSecrets(secrets_set()))
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG, handlers=[handler], force=True)
 
@@ -503,11 +648,17 @@ def exit_for(error, debug, connection=None):
         print("ews: interrupted", file=sys.stderr)
         sys.exit(130)
     code, message = classify(error, connection)
+    literals = secret_forms(secrets_set())
     if debug:
         import traceback
-        traceback.print_exception(error)
-    print(f"ews: {message}", file=sys.stderr)
+        print(redact("".join(traceback.format_exception(error)), literals), file=sys.stderr, end="")
+    print(f"ews: {redact(message, literals)}", file=sys.stderr)
     sys.exit(code)
+
+
+def secrets_set():
+    """The secrets the settings hold, whatever their mode."""
+    return [os.environ.get(name) for name in ("EWS_PASSWORD", "EWS_CLIENT_SECRET")]
 
 
 def classify(error, connection=None):
@@ -532,9 +683,7 @@ def explain(error, connection):
     if isinstance(error, OAuth2Error):
         return f"the sign-in authority refused: {error.error}: {(error.description or '').splitlines()[0][:200]}"
     if isinstance(error, (errors.ErrorInvalidExchangeImpersonationHeaderData, errors.ErrorImpersonateUserDenied)):
-        return ("impersonation refused: app-only tokens act only by impersonating a mailbox; keep "
-                "EWS_ACCESS_TYPE=impersonation (the oauth-app default), name it in EWS_EMAIL, and give the app "
-                "full_access_as_app with admin consent")
+        return _explain_refused_impersonation(connection)
     if isinstance(error, errors.AutoDiscoverFailed):
         return f"autodiscover found no EWS endpoint ({text[:150]}); set EWS_SERVER or EWS_SERVICE_ENDPOINT"
     if isinstance(error, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
@@ -553,6 +702,18 @@ def explain(error, connection):
     if isinstance(error, errors.EWSError):
         return f"{error.__class__.__name__}: {text[:300]}"
     raise error  # a bug, not an expected failure: keep the traceback
+
+
+def _explain_refused_impersonation(connection):
+    """App-only tokens (Exchange Online) need full_access_as_app; an on-premises account the role."""
+    mode = connection.credentials_made[-1][0] if connection and connection.credentials_made else "oauth-app"
+    if mode == "oauth-app":
+        return ("impersonation refused: app-only tokens act only by impersonating a mailbox; keep "
+                "EWS_ACCESS_TYPE=impersonation (the oauth-app default), name it in EWS_EMAIL, and give the app "
+                "full_access_as_app with admin consent")
+    return (f"impersonation refused (EWS_AUTH={mode}): the account needs Exchange's ApplicationImpersonation role "
+            "(an admin runs New-ManagementRoleAssignment -Role ApplicationImpersonation -User ACCOUNT), "
+            "or open the mailbox as a delegate: EWS_ACCESS_TYPE=delegate")
 
 
 def _explain_refused_sign_in(connection):
@@ -657,6 +818,7 @@ def parse_args(parser, argv=None, *checks):
         joined.append(f"--order={argv.pop(0)}" if value == "--order" and argv and argv[0].startswith("-") else value)
     args = parser.parse_args(joined)
     try:
+        load_settings(getattr(args, "env_file", None))  # EWS_TIMEZONE decides what a date without a zone means
         for check in checks:
             check(args)
     except ConfigError as error:
@@ -677,8 +839,8 @@ def check_file(path, flag):
 
 
 def parse_when(text, flag, end=False):
-    """UTC datetime from 2026-03-01, 2026-03-01T09:30[+01:00] (local time when no zone is given)
-    or 12h / 7d / 2w ago. A date alone as an end includes that whole day."""
+    """UTC datetime from 2026-03-01, 2026-03-01T09:30[+01:00] (in EWS_TIMEZONE, else the machine's
+    zone, when no zone is given) or 12h / 7d / 2w ago. A date alone as an end includes that whole day."""
     from datetime import datetime, timedelta, timezone
     text = text.strip()
     ago = re.fullmatch(r"(\d+)([hdw])", text)
@@ -689,7 +851,9 @@ def parse_when(text, flag, end=False):
         value = datetime.fromisoformat(text)
         if end and len(text) == 10:
             value += timedelta(days=1)
-        value = (value if value.tzinfo else value.astimezone()).astimezone(timezone.utc)
+        zone = local_zone()
+        value = value if value.tzinfo else value.replace(tzinfo=zone) if zone else value.astimezone()
+        value = value.astimezone(timezone.utc)
         value.astimezone()  # exchangelib converts to local time too: year 1 and 9999 may not survive it
         if value.year < 1900:  # no mail is that old, and exchangelib writes such years unpadded ('1-01-02')
             raise OverflowError
@@ -713,7 +877,7 @@ def add_query_arguments(parser, limit=None, skip=()):
         "unread": dict(action="store_true", help="unread messages only"),
         "from": dict(dest="sender", metavar="ADDR", help="sent by ADDR"),
         "to": dict(dest="recipient", metavar="ADDR", help="sent to ADDR (Exchange's search string: combines only "
-                                                           "with --from, --subject, --body-contains, --category)"),
+                                                           "with --from and --category)"),
         "subject": dict(metavar="TEXT", help="subject contains TEXT (any case)"),
         "body-contains": dict(metavar="TEXT", help="body contains TEXT (any case)"),
         "since": dict(metavar="DATE", help="received at or after DATE: 2026-03-01, 2026-03-01T09:30, 7d, 12h"),
@@ -753,6 +917,9 @@ def check_query(args):
     if get("recipient") and any(get(n) for n in ("unread", "since", "until", "has_attachments", "importance")):
         raise ConfigError("--to uses Exchange's search string, which exchangelib cannot join with --unread, --since, "
                           "--until, --has-attachments or --importance; drop one side")
+    if get("recipient") and (get("subject") or get("body_contains")):  # a word search there, not 'contains'
+        raise ConfigError("--to uses Exchange's search string, in which --subject and --body-contains would match "
+                          "whole words only ('icket' would not find 'Ticket'); drop one side")
     if any(not item_id.strip() for item_id in get("id") or []):  # exchangelib would abort the whole request
         raise ConfigError("--id '': an id cannot be empty; drop it")
     if get("ids_from") is not None:
@@ -833,14 +1000,27 @@ def read_text(path, flag):
         raise ConfigError(f"{flag} {path}: cannot be read ({error.strerror})")
 
 
+# The folders every mailbox has, by their English names: Exchange finds them by well-known
+# (distinguished) id, whatever the mailbox's language calls them (Posteingang, Boîte de réception).
+WELL_KNOWN = {"inbox": "inbox", "sent items": "sent", "drafts": "drafts", "deleted items": "trash",
+              "junk email": "junk", "junk e-mail": "junk", "outbox": "outbox", "calendar": "calendar",
+              "contacts": "contacts", "tasks": "tasks", "notes": "notes"}
+
+
 def folder_by_path(account, path, flag="--folder", create=False):
-    """The folder at `path` below the top of the mailbox ('Inbox/Projects/2026', any case): one
-    FindFolder per level, with no GetFolder after it (`folder // name` adds one); with `create`,
+    """The folder at `path` below the top of the mailbox ('Inbox/Projects/2026', any case). The first
+    level, when it is a well-known folder's English name, by its well-known id (one GetFolder); then
+    one FindFolder per level, with no GetFolder after it (`folder // name` adds one); with `create`,
     missing levels are made."""
     from exchangelib.errors import DoesNotExist
     from exchangelib.folders import SHALLOW, Folder, SingleFolderQuerySet
-    folder = account.msg_folder_root
-    for name in check_folder_path(path, flag):
+    names = check_folder_path(path, flag)
+    well_known = WELL_KNOWN.get(names[0].strip().casefold())
+    if well_known:  # account.inbox and the like: GetFolder by DistinguishedFolderId
+        folder, names = getattr(account, well_known), names[1:]
+    else:
+        folder = account.msg_folder_root
+    for name in names:
         try:
             folder = SingleFolderQuerySet(account=account, folder=folder).depth(SHALLOW).only(
                 "name", "total_count", "unread_count", "child_folder_count").get(name=name)
@@ -848,9 +1028,15 @@ def folder_by_path(account, path, flag="--folder", create=False):
             if not create:
                 raise ConfigError(f"{flag} {path}: there is no folder {name!r} in {folder.name!r} "
                                   "(folder names are separated by /, e.g. Inbox/Projects)")
-            folder = Folder(parent=folder, name=name)
-            folder.save()
+            parent, folder = folder, Folder(parent=folder, name=name)
+            attempt(lambda _: [folder.save()], [folder], lambda _: [] if _child(account, parent, name) else [folder])
+            folder = _child(account, parent, name) or folder  # the one made by a request whose answer was lost
     return folder
+
+
+def _child(account, parent, name):
+    from exchangelib.folders import SHALLOW, SingleFolderQuerySet
+    return next(iter(SingleFolderQuerySet(account=account, folder=parent).depth(SHALLOW).filter(name=name)), None)
 
 
 def message_query(account, args):
@@ -930,15 +1116,17 @@ def message_row(item, names):
 
 
 def print_table(rows, columns):
-    """Rows of dicts as columns that fit a terminal: long cells end in an ellipsis, times in local time."""
+    """Rows of dicts as columns that fit a terminal: long cells end in an ellipsis, times in EWS_TIMEZONE
+    (else the machine's zone)."""
     from datetime import datetime
+    zone = local_zone()
     limits = {"subject": 50, "from": 30, "to": 30, "cc": 30, "categories": 24, "name": 40, "path": 70}
 
     def text(value, column):
         if isinstance(value, bool):
             return "yes" if value else "no"
         if value and column in ("received", "sent"):
-            return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
+            return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
         value = ", ".join(map(str, value)) if isinstance(value, list) else value
         return "" if value is None else " ".join(visible(str(value)).split())  # one line a row, nothing hidden
 
@@ -957,23 +1145,175 @@ def visible(text, replacement=" "):
                    if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
-def run_in_chunks(items, size, call, verb):
+# ---- writes whose answer may be lost ---------------------------------------------------
+
+_budget = RetryBudget(0)  # the run's, once connect() has read EWS_RETRY_MAX_WAIT
+
+
+def outcome_unknown(error):
+    """A write whose answer was lost: the connection dropped or the answer timed out (exchangelib
+    raises ErrorTimeoutExpired for both). The server may or may not have acted on it."""
+    import requests
+    from exchangelib.errors import ErrorTimeoutExpired
+    return isinstance(error, (ErrorTimeoutExpired, requests.ConnectionError, requests.Timeout)) and \
+        not isinstance(error, requests.exceptions.SSLError)
+
+
+def attempt(call, items, settle=None):
+    """call(items) -> one result per item. When its answer is lost and a retry policy is on,
+    settle(items) -> the items not done yet (it looks at the mailbox), and call() is sent again for
+    those only, while the retry budget lasts: a write is never done twice. Without a retry policy
+    (or a settle), the error is raised: the outcome is then unknown."""
+    results, pending, wait = {}, list(range(len(items))), 0.5
+    while True:
+        try:
+            for index, result in zip(pending, call([items[i] for i in pending])):
+                results[index] = result
+            return [results[i] for i in range(len(items))]
+        except Exception as error:
+            if not (outcome_unknown(error) and settle and _budget.take(wait)):
+                raise
+            time.sleep(wait)
+            wait *= 2
+            left = settle([items[i] for i in pending])
+            done = [i for i in pending if not any(items[i] is item for item in left)]
+            results.update((i, True) for i in done)
+            pending = [i for i in pending if i not in done]
+            if not pending:
+                return [results[i] for i in range(len(items))]
+
+
+class Report:
+    """What a bulk run did, chunk by chunk: done, failed (with the error), outcome unknown (the
+    request's answer was lost and no retry policy could check it), not attempted."""
+
+    def __init__(self, items, verb):
+        self.items, self.verb = items, verb
+        self.done, self.failed, self.unknown, self.not_attempted = [], [], [], []
+        self.stopped = None  # the one line saying why the run stopped
+
+    def as_json(self):
+        return {"matched": len(self.items), "done": len(self.done), "failed": failures_json(self.failed),
+                "outcome_unknown": [failure_id(item) for item in self.unknown],
+                "not_attempted": [failure_id(item) for item in self.not_attempted]}
+
+    def summary(self):
+        parts = [f"{self.verb} {len(self.done)} of {len(self.items)} messages"]
+        parts += [f"{len(self.failed)} failed"] * bool(self.failed)
+        parts += [f"{len(self.unknown)} outcome unknown (look before retrying them)"] * bool(self.unknown)
+        parts += [f"{len(self.not_attempted)} not attempted"] * bool(self.not_attempted)
+        return ", ".join(parts)
+
+    def exit_code(self):
+        """1 when anything was not done; a run that stopped says why, in one line."""
+        if self.stopped:
+            print(f"ews: stopped: {self.stopped}; {self.summary()}", file=sys.stderr)
+        return 1 if self.failed or self.unknown or self.not_attempted else 0
+
+
+def run_in_chunks(items, size, call, verb, settle=None, connection=None):
     """call(chunk) -> results, for chunks of `items` (one EWS request each); progress on stderr
-    when there is more than one chunk. Returns [(item, exception)] for the elements that failed."""
-    results = []
+    when there is more than one chunk; each chunk through attempt() (see there for `settle`).
+    A chunk that fails as a whole stops the run: its items failed (or their outcome is unknown)
+    and the rest are not attempted. Returns the Report; failed elements are listed on stderr."""
+    report = Report(items, verb)
     for start in range(0, len(items), size):
-        results += call(items[start:start + size])
+        chunk = items[start:start + size]
+        try:
+            results = attempt(call, chunk, settle)
+        except Exception as error:
+            if outcome_unknown(error):
+                report.unknown += chunk
+            else:
+                report.failed += [(item, error) for item in chunk]
+            report.not_attempted = items[start + size:]
+            report.stopped = classify(error, connection)[1]
+            break
+        for item, result in zip(chunk, results):
+            report.failed += [(item, result)] if isinstance(result, Exception) else []
+            report.done += [] if isinstance(result, Exception) else [item]
         if len(items) > size:
-            print(f"ews: {verb} {min(start + size, len(items))} of {len(items)}", file=sys.stderr)
-    failed = [(item, result) for item, result in zip(items, results) if isinstance(result, Exception)]
-    for item, error in failed:
+            print(f"ews: {verb} {len(report.done)} of {len(items)}", file=sys.stderr)
+    for item, error in report.failed if report.stopped is None else []:
         print(f"ews: failed: {getattr(item, 'subject', None) or '(no subject)'} [{failure_id(item)}]: "
               f"{type(error).__name__}: {error}", file=sys.stderr)
-    return failed
+    return report
+
+
+PROPERTY_SET = "8d3f1c52-6f0e-4b7a-9c1d-2e4a5b6c7d80"  # this bundle's named properties (make your own: uuid4)
+
+
+def register_send_once_key():
+    """The send-once key: a named property of our own on the messages we send, so that a send
+    whose answer was lost can be looked up. Returns its ExtendedProperty class."""
+    from exchangelib import ExtendedProperty, Message
+
+    class SendOnceKey(ExtendedProperty):
+        property_set_id = PROPERTY_SET
+        property_name = "SendOnceKey"
+        property_type = "String"
+
+    if "send_once_key" not in {field.name for field in Message.FIELDS}:
+        Message.register("send_once_key", SendOnceKey)
+    return Message.get_field_by_fieldname("send_once_key").value_cls
+
+
+def with_send_once_key(response, key):
+    """A reply, reply-all or forward (exchangelib's ReplyToItem...) that carries the send-once key.
+    Their EWS elements are messages and may hold extended properties, but exchangelib's classes
+    have no room for one: a subclass adds it, in the schema's place (after Body)."""
+    from exchangelib.fields import ExtendedPropertyField
+    from exchangelib.properties import Fields
+    base = type(response)
+    field = ExtendedPropertyField("send_once_key", value_cls=register_send_once_key())
+    names = [f.name for f in base.FIELDS]
+    fields = Fields(*base.FIELDS[:names.index("body") + 1], field, *base.FIELDS[names.index("body") + 1:])
+    keyed = type(base.__name__, (base,), {"FIELDS": fields, "__module__": __name__})
+    return keyed(account=response.account, send_once_key=key, **{name: getattr(response, name) for name in names})
+
+
+def send_once(send, key, folder, what="the message"):
+    """send() once: what it sends carries `key` (send_once_key); when the answer is lost, `folder`
+    (Sent Items, or Drafts for a draft) is searched for the key before sending again. With no
+    folder to look in, or no retry policy, the outcome is unknown: say so, and how to check."""
+    def settle(pending):
+        return [] if folder.filter(send_once_key=key).count() else pending
+    try:
+        attempt(lambda pending: [send()], [key], settle if folder is not None else None)
+    except Exception as error:
+        if not outcome_unknown(error):
+            raise
+        where = f"look for it in {folder.name}" if folder is not None else "ask its recipients"
+        raise ServerError(f"outcome unknown: {what} may have been sent ({str(error).splitlines()[0][:100]}); "
+                          f"{where} before retrying, or rerun with --send-once-key {key}, which sends only "
+                          "if no message with that key is there")
+
+
+def attach_once(item, attachments):
+    """item.attach() for each attachment (one CreateAttachment each). When an answer is lost, the
+    item's attachments are read again: one already there (by name, beyond those it had) is not
+    attached twice."""
+    from collections import Counter
+
+    def read():  # the names of the item's attachments; and its change key, which each attachment changes
+        [fresh] = item.account.fetch([(item.id, None)], only_fields=["attachments"])
+        item.changekey = fresh.changekey
+        return Counter(attachment.name for attachment in fresh.attachments or [])
+
+    expected = read() if attachments and _budget.max_wait > 0 else Counter()
+    for attachment in attachments:
+        attempt(lambda pending: [item.attach(attachment)], [attachment],
+                lambda pending: [] if read()[attachment.name] > expected[attachment.name] else pending)
+        expected[attachment.name] += 1
+
+
+def already_sent(folder, key):
+    """True when `folder` holds a message with send-once key `key` (a rerun with --send-once-key)."""
+    return folder is not None and bool(folder.filter(send_once_key=key).count())
 
 
 def failure_id(item):
-    return item[0] if isinstance(item, tuple) else item.id
+    return item[0] if isinstance(item, tuple) else getattr(item, "id", None)
 
 
 def failures_json(failed):

@@ -9,6 +9,11 @@ bulk_copy, bulk_archive (into the same folder path of the archive mailbox), bulk
 2 flagged, 1 complete). Progress goes to stderr when there is more than one chunk.
 Every element that fails is reported with its error code (say ErrorItemNotFound for a
 message deleted meanwhile) and the others still go through; the exit code is then 1.
+A request that fails as a whole (throttled past EWS_RETRY_MAX_WAIT, refused) stops the run,
+which still reports what was done, what failed and what was not attempted. When the answer
+to a request is lost (a dropped connection, a timeout) the server may have acted: with a
+retry policy the script looks before sending the rest again (settle() below), so nothing
+is copied twice; without one, those messages are reported as "outcome unknown".
 --dry-run prints how many messages and which, and changes nothing.
 
 Examples:
@@ -80,6 +85,44 @@ def bulk_call(account, args, source, target):
     return lambda chunk: account.bulk_update([update(item) for item in chunk], chunk_size=size)
 
 
+def settle(account, args, target, call):
+    """(call, settle): settle(chunk) -> the messages of a chunk whose request's answer was lost that
+    still need it; for copy, call() also counts what it copied."""
+    from collections import Counter
+    if args.action in ("move", "archive", "delete"):  # done: gone from where it was (a moved item gets a new id)
+        def left(chunk):
+            found = account.fetch([(ews_config.failure_id(item), None) for item in chunk], only_fields=["id"])
+            return [item for item, now in zip(chunk, found) if not isinstance(now, Exception)]
+        return call, left
+    if args.action != "copy":
+        return call, (lambda chunk: chunk)  # an update: setting the same values again changes nothing
+    # copy: a copy has its original's subject and time received; count them in the target
+    fields = ["subject", "datetime_received"]
+    there = lambda: Counter((m.subject, m.datetime_received) for m in target.all().only(*fields))  # noqa: E731
+    expected = there()  # before the run, plus what each chunk copied
+
+    def keys(chunk):
+        known = [item for item in chunk if not isinstance(item, tuple)] or \
+            account.fetch([(ews_config.failure_id(item), None) for item in chunk], only_fields=fields)
+        return [None if isinstance(item, Exception) else (item.subject, item.datetime_received) for item in known]
+
+    def counted(chunk):
+        results = call(chunk)
+        expected.update(key for key, result in zip(keys(chunk), results) if not isinstance(result, Exception))
+        return results
+
+    def left(chunk):
+        extra, pending = there() - expected, []
+        for item, key in zip(chunk, keys(chunk)):
+            if extra[key] > 0:
+                extra[key] -= 1
+                expected[key] += 1
+            else:
+                pending.append(item)
+        return pending
+    return counted, left
+
+
 def main(argv=None):
     parser = ews_config.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
@@ -136,16 +179,17 @@ def main(argv=None):
                 property_type = "Integer"
             Message.register("flag_status", FlagStatus)
         call = bulk_call(account, args, source, target)
-        failed = ews_config.run_in_chunks(items, args.chunk_size, call, ACTIONS[args.action])
+        if ews.budget.max_wait > 0:  # with a retry policy, a lost answer is checked, then the rest resent
+            call, check = settle(account, args, target, call)
+        else:
+            check = None
+        report = ews_config.run_in_chunks(items, args.chunk_size, call, ACTIONS[args.action], check, ews)
 
-    done = len(items) - len(failed)
     if args.json:
-        ews_config.print_json({"action": args.action, "matched": len(items), "done": done,
-                               "failed": ews_config.failures_json(failed)})
+        ews_config.print_json({"action": args.action, **report.as_json()})
     else:
-        print(f"{ACTIONS[args.action]} {done} of {len(items)} messages{where}" +
-              (f"; {len(failed)} failed, each reported on stderr" if failed else ""))
-    return 1 if failed else 0
+        print(report.summary() + where + (", each failure on stderr" if report.failed and not report.stopped else ""))
+    return report.exit_code()
 
 
 if __name__ == "__main__":

@@ -2,12 +2,16 @@
 """Reply, reply to all, or forward one message, chosen by --id or as the newest match of a query.
 
 Exchange writes the answer from the original (quoted text, the forwarded attachments);
-you give the new text, in plain text or HTML. exchangelib addresses a reply-all itself,
-from the original's From, To and Cc, so the chosen message is read with GetItem first.
+you give the new text, in plain text or HTML. The chosen message is read with GetItem
+first, to address the answer: a reply goes to the original's Reply-To when it names
+anyone (ticketing systems, no-reply senders), else to its From; a reply-all also to its
+To and Cc, without yourself.
 The answer is sent with a copy in Sent Items (one CreateItem). With --attach it is first
 saved as a draft, the files are attached, then it is sent (CreateItem, one
 CreateAttachment per file, SendItem); --draft stops before sending and prints the
 draft's id. --dry-run shows which message would be answered, and how, sending nothing.
+The answer carries a send-once key, as in send_email.py: a send whose answer was lost is
+looked up in Sent Items (or Drafts) before it is sent again.
 
 Examples:
   reply_forward.py reply --from bob@contoso.example --subject "Weekly status" --body "Thanks, noted."
@@ -16,6 +20,7 @@ Examples:
 """
 import argparse
 import sys
+import uuid
 
 import ews_config
 
@@ -54,7 +59,7 @@ def choose(account, args):
         chosen = next(iter(ews_config.find_messages(query, ["subject"], limit=1)), None)
         if chosen is None:
             raise ews_config.ServerError(f"no message in {args.folder} matches the filters; nothing was sent")
-    [found] = account.fetch([chosen], only_fields=["subject", "author", "to_recipients", "cc_recipients",
+    [found] = account.fetch([chosen], only_fields=["subject", "author", "reply_to", "to_recipients", "cc_recipients",
                                                    "datetime_received"])
     if isinstance(found, Exception):
         raise found
@@ -77,6 +82,7 @@ def main(argv=None):
     answer.add_argument("--new-subject", metavar="TEXT", help="subject (default: RE:/FW: and the original's)")
     answer.add_argument("--attach", action="append", default=[], metavar="PATH", help="attach a file (repeatable)")
     answer.add_argument("--draft", action="store_true", help="save the answer in Drafts instead of sending it")
+    answer.add_argument("--send-once-key", metavar="KEY", help="send only if no message with KEY is in Sent Items")
     answer.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
     args = ews_config.parse_args(parser, argv, ews_config.check_query, check_answer)
 
@@ -89,36 +95,46 @@ def main(argv=None):
             subject = (PREFIX[args.action] + subject)[:ews_config.NAME_MAX]  # exchangelib refuses a longer one
         body = HTMLBody(args.text) if args.html else Body(args.text)
         to, cc, bcc = (args.recipients[kind] or None for kind in ("to", "cc", "bcc"))
+        me = account.primary_smtp_address.lower()
+        others = lambda people: [p for p in people or [] if (p.email_address or "").lower() != me]  # noqa: E731
+        answer_to = original.reply_to or [original.author] * bool(original.author)  # Reply-To wins over From
         if args.action == "reply":
-            if original.author is None and not to:
+            if not answer_to and not to:
                 raise ews_config.ConfigError("the message has no sender to reply to; give --to")
-            response = original.create_reply(subject, body, [original.author] * bool(original.author) + (to or []),
-                                             cc, bcc)
-        elif args.action == "reply-all":
+            response = original.create_reply(subject, body, answer_to + (to or []), cc, bcc)
+        elif args.action == "reply-all":  # addressed here: exchangelib would keep you in, as From of your own mail
             response = original.create_reply_all(subject, body)
-            if not (response.to_recipients or response.cc_recipients or response.bcc_recipients):
+            response.to_recipients = others(answer_to + list(original.to_recipients or []))
+            response.cc_recipients = others(original.cc_recipients)
+            if not (response.to_recipients or response.cc_recipients):
                 # Exchange would refuse it (ErrorInvalidRecipients): say so before sending, and in a dry run
                 raise ews_config.ConfigError("the message has no sender or recipient other than you to reply to "
                                              "all; use reply --to ADDR")
         else:
             response = original.create_forward(subject, body, to, cc, bcc)
+        key = args.send_once_key or uuid.uuid4().hex
+        response = ews_config.with_send_once_key(response, key)
         about = ews_config.message_row(original, ["id", "received", "from", "subject"])
         result = {"action": args.action, "original": about, "subject": subject, **args.recipients,
-                  "attachments": [p.name for p in args.attach]}
+                  "to_recipients": [getattr(p, "email_address", p) for p in response.to_recipients or []],
+                  "attachments": [p.name for p in args.attach], "send_once_key": key}
         if args.dry_run:
             result["status"] = "dry run"
+        elif args.send_once_key and ews_config.already_sent(account.sent, key):
+            result["status"] = "already sent"
         elif args.attach or args.draft:
-            saved = response.save(account.drafts)  # CreateItem SaveOnly: a draft tied to the original
-            draft = Message(account=account, folder=account.drafts, id=saved.id, changekey=saved.changekey)
-            for path in args.attach:
-                draft.attach(FileAttachment(name=path.name, content=path.read_bytes()))  # CreateAttachment
+            saved = []  # CreateItem SaveOnly: a draft tied to the original
+            ews_config.send_once(lambda: saved.append(response.save(account.drafts)), key, account.drafts, "the draft")
+            draft = account.drafts.get(send_once_key=key) if not saved else \
+                Message(account=account, folder=account.drafts, id=saved[0].id, changekey=saved[0].changekey)
+            ews_config.attach_once(draft, [FileAttachment(name=p.name, content=p.read_bytes()) for p in args.attach])
             if args.draft:
                 result["status"], result["draft_id"] = "saved", draft.id
             else:
-                draft.send()  # SendItem, copy to Sent Items
+                ews_config.send_once(draft.send, key, account.sent)  # SendItem, copy to Sent Items
                 result["status"] = "sent"
         else:
-            response.send()  # CreateItem SendAndSaveCopy
+            ews_config.send_once(response.send, key, account.sent)  # CreateItem SendAndSaveCopy
             result["status"] = "sent"
 
     if args.json:
@@ -127,7 +143,8 @@ def main(argv=None):
         about = result["original"]
         about = f"{about['subject']!r} from {about['from']} ({about['received']})"
         done = {"sent": "sent", "saved": f"saved in Drafts, id {result.get('draft_id')}",
-                "dry run": "dry run, nothing sent"}[result["status"]]
+                "dry run": "dry run, nothing sent", "already sent": "not sent: already in Sent Items (send-once key)"
+                }[result["status"]]
         print(f"{args.action} to {about}: {subject!r}, {done}")
     return 0
 

@@ -9,6 +9,12 @@ alternative itself when the message leaves the organisation. Inline images: pass
 --inline-image logo.png and write <img src="cid:logo.png"> in the HTML.
 --dry-run checks everything and prints what would be sent without connecting.
 
+Send once: the message carries a send-once key (a property of our own; --send-once-key, or a
+random one). When the answer to the send is lost (a dropped connection, a timeout), the
+message may have gone: with a retry policy (EWS_RETRY_MAX_WAIT) Sent Items (Drafts for
+--draft) is searched for the key before sending again; without one the run stops, saying
+so. A rerun with the same --send-once-key sends only if no message with that key is there.
+
 Examples:
   send_email.py --to bob@contoso.example --subject Report --body "Attached." --attach report.pdf
   send_email.py --to team@contoso.example --cc carol@contoso.example --subject News \\
@@ -18,6 +24,7 @@ Examples:
 import argparse
 import mimetypes
 import sys
+import uuid
 
 import ews_config
 
@@ -79,6 +86,8 @@ def main(argv=None):
     parser.add_argument("--reply-to", action="append", default=[], metavar="ADDR", help="where replies should go")
     parser.add_argument("--no-save-copy", action="store_true", help="send without keeping a copy in Sent Items")
     parser.add_argument("--draft", action="store_true", help="save in Drafts instead of sending")
+    parser.add_argument("--send-once-key", metavar="KEY", help="send only if no message with KEY is in Sent Items "
+                        "(default: a new random key)")
     parser.add_argument("--dry-run", action="store_true", help="print what would be sent; connect to nothing")
     args = ews_config.parse_args(parser, argv, check_message)
     result = plan(args)
@@ -97,21 +106,31 @@ def main(argv=None):
     with ews_config.connect(args) as ews:
         from exchangelib import Body, HTMLBody, Message
         account = ews.account()
+        ews_config.register_send_once_key()  # Message.send_once_key: see "Send once" above
+        key = args.send_once_key or uuid.uuid4().hex
+        copies = account.drafts if args.draft else None if args.no_save_copy else account.sent
         message = Message(
             account=account, folder=account.drafts if args.draft else None, subject=args.subject,
             body=HTMLBody(args.text) if args.html else Body(args.text),
             to_recipients=args.recipients["to"] or None, cc_recipients=args.recipients["cc"] or None,
             bcc_recipients=args.recipients["bcc"] or None, reply_to=args.recipients["reply_to"] or None,
-            importance=args.importance.capitalize() if args.importance else None, categories=args.category or None)
+            importance=args.importance.capitalize() if args.importance else None, categories=args.category or None,
+            send_once_key=key)
         message.attach([attachment(p) for p in args.attach] + [attachment(p, inline=True) for p in args.inline_image])
-        if args.draft:
-            message.save()  # CreateItem SaveOnly in Drafts
-            result["id"] = message.id
+        result["send_once_key"] = key
+        if args.send_once_key and ews_config.already_sent(copies, key):
+            result["status"] = "already sent"  # by an earlier run with this key: nothing is sent
+        elif args.draft:
+            ews_config.send_once(message.save, key, copies, "the draft")  # CreateItem SaveOnly in Drafts
+            result["id"] = message.id or copies.get(send_once_key=key).id  # found there after a lost answer
         else:
-            message.send(save_copy=not args.no_save_copy)  # CreateItem SendAndSaveCopy (or SendOnly)
-    result["status"] = "saved" if args.draft else "sent"
+            # CreateItem SendAndSaveCopy (or SendOnly)
+            ews_config.send_once(lambda: message.send(save_copy=not args.no_save_copy), key, copies)
+    result.setdefault("status", "saved" if args.draft else "sent")
     if args.json:
         ews_config.print_json(result)
+    elif result["status"] == "already sent":
+        print(f"not sent: a message with send-once key {key} is already in {copies.name}")
     elif args.draft:
         print(f"saved draft {args.subject!r} in Drafts, id {result['id']}")
     else:

@@ -6,7 +6,8 @@ GUID, PROPERTY_SET below) with a string value. Outlook and users do not see it a
 travels with the message when it moves between folders, so a program can mark what it
 has processed and find it again server-side: find is one FindItem restriction on the
 property (IsEqualTo a value, or Exists). --id/--ids-from choose exactly those messages
-instead (GetItem). tag and untag use bulk_update in chunks.
+instead (GetItem). tag and untag use bulk_update in chunks; setting a tag twice changes
+nothing, so a chunk whose answer was lost is simply sent again (with a retry policy).
 
 Examples:
   tag_messages.py tag --name ProcessedBy --value invoice-bot --subject invoice --since 7d
@@ -77,21 +78,22 @@ def main(argv=None):
         Message.register("tag", Tag)  # now a field like any other: filter(tag=...), only("tag")
         account = ews.account()
         items, missing = choose(account, args)
-        failed = []
+        report = ews_config.Report(items, f"{args.action}ged")
         if args.action != "find" and not args.dry_run:
             for item in items:
                 item.tag = args.value if args.action == "tag" else None  # None: UpdateItem deletes the property
-            failed = ews_config.run_in_chunks(
+                item.changekey = None  # no conflict check: a resent update must not fail on its own first change
+            report = ews_config.run_in_chunks(
                 items, args.chunk_size,
                 lambda chunk: account.bulk_update([(item, ["tag"]) for item in chunk], chunk_size=args.chunk_size),
-                "tagged" if args.action == "tag" else "untagged")
+                f"{args.action}ged", lambda chunk: chunk, ews)
         rows = [ews_config.message_row(item, ["id"] + COLUMNS) for item in items]
 
-    failed, matched = missing + failed, len(items) + len(missing)  # an id not found counts as a failed message
+    report.items, report.failed = items + [item for item, _ in missing], missing + report.failed  # an id not found
+    failed, matched = report.failed, len(report.items)  # ... counts as a failed message
     if args.json:
         ews_config.print_json(rows if args.action == "find" else {
-            "action": args.action, "dry_run": args.dry_run, "matched": matched, "done": matched - len(failed),
-            "failed": ews_config.failures_json(failed), "messages": rows})
+            "action": args.action, "dry_run": args.dry_run, **report.as_json(), "messages": rows})
     elif args.dry_run and not rows:
         print("no messages match (dry run, nothing changed)")
     elif args.action == "find" or args.dry_run:
@@ -99,9 +101,8 @@ def main(argv=None):
             print(f"would {args.action} {len(items)} messages (dry run, nothing changed)")
         ews_config.print_table(rows, COLUMNS) if rows else print("ews: no message matches", file=sys.stderr)
     else:
-        print(f"{args.action}ged {matched - len(failed)} of {matched} messages ({args.name})"
-              + (f"; {len(failed)} failed, each reported on stderr" if failed else ""))
-    return 1 if failed else 0
+        print(f"{report.summary()} ({args.name})" + (", each failure on stderr" if failed and not report.stopped else ""))
+    return report.exit_code() if args.action != "find" and not args.dry_run else 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -140,6 +140,8 @@ def build_response_message(ctx, element):
     subject = element.findtext(t("Subject")) or prefix + delivery.conversation_topic(original.findtext(t("Subject")) or "")
     sub(message, t("Subject"), subject)
     sub(message, t("Body"), _quoted_body(element, original), BodyType=_body_type(element, original))
+    for prop in element.findall(t("ExtendedProperty")):  # a response object is a MessageType: its own properties
+        message.append(copy.deepcopy(prop))
     for name in ("ToRecipients", "CcRecipients", "BccRecipients"):
         given = element.find(t(name))
         if given is not None:
