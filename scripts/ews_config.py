@@ -449,9 +449,10 @@ def _at_authority(credentials_class, host, resource):
 def expire_early(token):
     """Count a token expired a quarter of its life early (5 minutes at most), as msal does:
     exchangelib would otherwise send it until its last second, and it would expire on the way."""
-    lifetime = float(token.get("expires_in") or 0)
-    if lifetime:
-        token["expires_at"] = time.time() + lifetime - min(300.0, lifetime / 4)
+    if token.get("expires_in") is None:
+        return token
+    lifetime = max(float(token["expires_in"]), 0.0)
+    token["expires_at"] = time.time() + lifetime - min(300.0, lifetime / 4)
     return token
 
 
@@ -504,6 +505,8 @@ def msal_credentials(connection, email, mode, tenant, client_id, host, resource)
     def token():
         known = [a for a in app.get_accounts() if a["username"].lower() == user.lower()]
         result = app.acquire_token_silent(scopes, account=known[0]) if known else None
+        if result and int(result.get("expires_in", 0)) < 30:  # msal hands out a cached token to its last second
+            result = app.acquire_token_silent(scopes, account=known[0], force_refresh=True)
         if not result:
             result = _sign_in(connection, app, scopes, user, mode)
         if "access_token" not in result:

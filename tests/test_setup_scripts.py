@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from exchangelib import Message
 
 from conftest import ALICE, PASSWORD
 
@@ -48,7 +49,9 @@ def real_env(sandbox, apps, tmp_path):
     base = {key: value for key, value in os.environ.items() if not key.startswith("EWS_")}
     base.update(HOME=str(tmp_path), EWS_SERVICE_ENDPOINT=sandbox.ews_url, EWS_CA_BUNDLE=sandbox.ca_bundle,
                 EWS_EMAIL=ALICE, EWS_RETRY_MAX_WAIT="0", EWS_TOKEN_CACHE=str(tmp_path / "tokens.json"))
-    oauth = {"EWS_AUTHORITY_HOST": sandbox.authority_url, "EWS_TENANT_ID": sandbox.tenant_id}
+    # the sandbox answers for Exchange Online's resource, not for its own 127.0.0.1 host
+    oauth = {"EWS_AUTHORITY_HOST": sandbox.authority_url, "EWS_TENANT_ID": sandbox.tenant_id,
+             "EWS_TOKEN_RESOURCE": "https://outlook.office365.com"}
     public = {**oauth, "EWS_CLIENT_ID": apps["public"]["client_id"]}
     browser = tmp_path / "browser.py"
     browser.write_text(FAKE_BROWSER)
@@ -79,7 +82,8 @@ def run_device_code(env, admin, *args):
         seen.append(line)
         code = re.search(r"enter the code (\w+)", line)
         if code:
-            admin.call("POST", "device-codes/approve", {"user_code": code.group(1), "email": env["EWS_EMAIL"]})
+            user = env.get("EWS_USERNAME") or env["EWS_EMAIL"]  # the one who signs in
+            admin.call("POST", "device-codes/approve", {"user_code": code.group(1), "email": user})
             break
     stdout, stderr = process.communicate(timeout=60)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, "".join(seen) + stderr)
@@ -249,3 +253,123 @@ def test_a_refused_password_is_not_retried_as_throttling(real_env):
     env = real_env("basic", EWS_PASSWORD="wrong", EWS_RETRY_MAX_WAIT="60")
     result = run(SETUP["basic"], env, timeout=20)
     assert result.returncode == 1 and "the server refused the credentials" in result.stderr
+
+
+# ---- issue 8: the review's findings on sign-in and settings -------------------------------
+
+def _import_helper():
+    sys.path.insert(0, str(SCRIPTS))
+    import ews_config
+    return ews_config
+
+
+@pytest.mark.parametrize("mode, grant", [("oauth-app", "token:client_credentials"),
+                                         ("oauth-delegated", "token:password"),
+                                         ("msal-interactive", "token:refresh_token"),
+                                         ("msal-device-code", "token:refresh_token")])
+def test_every_oauth_mode_renews_an_expired_token_mid_run(mode, grant, real_env, clean, admin, connect):
+    """Item 1: tokens that live a second, a run that lasts several: each mode gets a new token with
+    its own grant and carries on (before: oauth-app exited on AADSTS900144, a public client spun)."""
+    account = connect(ALICE)
+    account.bulk_create(account.inbox, [Message(account=account, folder=account.inbox, subject=f"Long {i}")
+                                        for i in range(6)])
+    clean.add_fault({"kind": "token-expiry", "lifetime": 1})
+    if mode == "msal-device-code":  # signed in once; the run then renews from msal's cache
+        assert sign_in(mode, real_env, admin).returncode == 0
+    clean.add_fault({"kind": "latency", "ms": 300})  # a long job: each request takes 0.3 s
+    clean.clear_requests()
+    result = run("manage_messages.py", real_env(mode), "mark-read", "--subject", "Long", "--chunk-size", "1",
+                 "--json", timeout=90)
+    clean.clear_faults()
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["done"] == 6
+    assert all(m.is_read for m in connect(ALICE).inbox.filter(subject__startswith="Long"))
+    grants = [e["operation"] for e in admin.requests() if e["operation"].startswith("token:")]
+    assert grants.count(grant) >= 2, grants  # renewed mid-run, with the mode's own grant
+
+
+def test_autodiscover_keeps_the_settings(monkeypatch):
+    """Item 5: without an endpoint, the Account still gets a Configuration with the auth type,
+    version, retry policy and connection count (exchangelib applies them after autodiscover)."""
+    ews_config = _import_helper()
+    import exchangelib
+    seen = {}
+    monkeypatch.setattr(exchangelib, "Account", lambda email, **kwargs: seen.update(kwargs, email=email))
+    for name, value in {"EWS_AUTH": "basic", "EWS_EMAIL": ALICE, "EWS_PASSWORD": "x", "EWS_VERSION": "15.1.2507.6",
+                        "EWS_RETRY_MAX_WAIT": "17", "EWS_MAX_CONNECTIONS": "3"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("EWS_SERVER", "EWS_SERVICE_ENDPOINT", "EWS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    ews_config.Connection(ews_config.load_settings()).account()
+    config = seen["config"]
+    assert seen["autodiscover"] is True and config.service_endpoint is None
+    assert (config.auth_type, config.max_connections, config.retry_policy.max_wait) == (exchangelib.BASIC, 3, 17)
+    assert str(config.version.build) == "15.1.2507.6"
+
+
+def test_msal_finds_its_cache_by_the_sign_in_name(real_env, clean, admin, tmp_path):
+    """Item 6: alice opens bob's mailbox (delegate): the second run signs in silently, the cache
+    being matched on the sign-in name (EWS_USERNAME), not on the mailbox (EWS_EMAIL)."""
+    from conftest import BOB
+    admin.grant(BOB, ALICE)
+    env = real_env("msal-device-code", EWS_EMAIL=BOB, EWS_USERNAME=ALICE)
+    first = run_device_code(env, admin, "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["acting_as"] == BOB
+    clean.clear_requests()
+    try:
+        second = run(SETUP["msal-device-code"], env, "--json", timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the second run asked for a device code again")
+    assert second.returncode == 0 and "enter the code" not in second.stderr, second.stderr
+    assert not [e for e in admin.requests() if e["operation"] in ("devicecode", "token:device_code")]
+
+
+def test_a_private_ca_is_trusted_besides_the_public_roots(sandbox, monkeypatch):
+    """Item 7: EWS_CA_BUNDLE adds the private CA; the public roots (for login.microsoftonline.com)
+    stay trusted, for exchangelib and for msal alike."""
+    import certifi
+    ews_config = _import_helper()
+    monkeypatch.setenv("EWS_AUTH", "basic")
+    monkeypatch.setenv("EWS_CA_BUNDLE", sandbox.ca_bundle)
+    connection = ews_config.Connection(ews_config.load_settings())
+    with connection:
+        trusted = Path(connection.ca_bundle).read_text()
+        assert Path(sandbox.ca_bundle).read_text().strip() in trusted
+        public = Path(certifi.where()).read_text()
+        assert public.split("-----END CERTIFICATE-----")[0] in trusted and trusted.count("BEGIN CERTIFICATE") > 100
+        assert connection.oauth_session().verify == connection.ca_bundle
+        from exchangelib.protocol import BaseProtocol
+        adapter = BaseProtocol.HTTP_ADAPTER_CLS()
+        import requests
+        response = requests.Session()
+        response.mount("https://", adapter)
+        assert response.get(sandbox.base_url + "/_sandbox/users", timeout=10).status_code == 403  # TLS passed
+
+
+def test_on_premises_impersonation_refused_names_the_role(real_env, clean):
+    """Item 10: a password account impersonating gets the ApplicationImpersonation advice, not
+    Exchange Online's full_access_as_app."""
+    from conftest import BOB
+    result = run(SETUP["basic"], real_env("basic", EWS_ACCESS_TYPE="impersonation", EWS_EMAIL=BOB))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "ApplicationImpersonation" in result.stderr and "full_access_as_app" not in result.stderr
+
+
+@pytest.mark.parametrize("settings, resource", [
+    ({"EWS_SERVICE_ENDPOINT": "https://outlook.office365.us/EWS/Exchange.asmx"}, "https://outlook.office365.us"),
+    ({"EWS_SERVICE_ENDPOINT": "https://mail.contoso.com/EWS/Exchange.asmx"}, "https://mail.contoso.com"),
+    ({"EWS_SERVER": "partner.outlook.cn"}, "https://partner.outlook.cn"),
+    ({}, "https://outlook.office365.com"),
+    ({"EWS_SERVICE_ENDPOINT": "https://10.0.0.5/EWS/Exchange.asmx", "EWS_TOKEN_RESOURCE": "https://mail.contoso.com"},
+     "https://mail.contoso.com"),
+])
+def test_the_token_resource_follows_the_ews_host(settings, resource, monkeypatch):
+    """Item 13: a national cloud or a hybrid server given as a URL gets a token for its own host."""
+    ews_config = _import_helper()
+    for name in ("EWS_SERVER", "EWS_SERVICE_ENDPOINT", "EWS_TOKEN_RESOURCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EWS_AUTH", "oauth-app")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert ews_config._resource(ews_config.Connection(ews_config.load_settings())) == resource
