@@ -46,9 +46,17 @@ class ServerError(Exception):
 
 # ---- arguments and settings ---------------------------------------------------------
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (exit 2) like every other error of the scripts."""
+
+    def error(self, message):
+        print(f"ews: {message}; see --help", file=sys.stderr)
+        sys.exit(2)
+
+
 def parser(description):
     """An ArgumentParser with the options every script has."""
-    result = argparse.ArgumentParser(description=description)
+    result = OneLineParser(description=description)
     result.add_argument("--env-file", metavar="PATH", help="settings file to load (default: .env)")
     result.add_argument("--json", action="store_true", help="print the result as JSON")
     result.add_argument("--debug", action="store_true",
