@@ -691,6 +691,8 @@ def explain(error, connection):
         return explain(error.__context__, connection)  # exchangelib's version probe wraps the first failure
     if isinstance(error, errors.UnauthorizedError):
         return _explain_refused_sign_in(connection)
+    if type(error).__name__ == "BrowserInteractionTimeoutError":  # msal's, after 5 minutes
+        return "the sign-in was not completed in the browser in time; run again and finish it there"
     if isinstance(error, OAuth2Error):
         return f"the sign-in authority refused: {error.error}: {(error.description or '').splitlines()[0][:200]}"
     if isinstance(error, (errors.ErrorInvalidExchangeImpersonationHeaderData, errors.ErrorImpersonateUserDenied)):

@@ -76,6 +76,8 @@ def command_lines(draw, parser):
         if action.dest in ("help", "debug") or not draw(st.booleans()):
             continue
         flag = action.option_strings[-1]
+        if action.dest == "flow":  # the interactive flows wait for a person (the sandbox plays one only when embedded)
+            continue
         if action.nargs == 0:
             argv.append(flag)
         elif action.choices:
@@ -136,6 +138,8 @@ def test_any_arguments_and_settings(name, sandbox, admin, tmp_path_factory):
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(argv=command_lines(parser), env=SETTINGS)
     def check(argv, env):
+        if name == "setup_oauth_delegated_msal":
+            argv = argv + ["--flow", "password"]
         if env.get("EWS_AUTH", "sandbox").strip().lower() == "sandbox" or "EWS_AUTH" not in env:
             env = {**env, "EWS_AUTH": "sandbox"}  # never the embedded sandbox: it would start one per run
         admin.clear_requests()
@@ -144,9 +148,12 @@ def test_any_arguments_and_settings(name, sandbox, admin, tmp_path_factory):
         COUNTS["exit"][code] = COUNTS["exit"].get(code, 0) + 1
         assert code in (0, 1, 2), (argv, env, code, err)
         assert "Traceback" not in err, (argv, env, err)
-        if code != 0:
-            failures = [line for line in err.splitlines() if line.startswith("ews: ") and not _informative(line)]
-            assert len(failures) == 1, (argv, env, err)
+        failures = [line for line in err.splitlines() if line.startswith("ews: ") and not _informative(line)]
+        if code == 2:
+            assert len(failures) == 1 and "warning" not in failures[0], (argv, env, err)
+        if code == 1:  # one line, beside those naming each element that failed
+            assert len([line for line in failures if not line.startswith(("ews: failed: ", "ews: --id "))]) <= 1 \
+                and err.strip(), (argv, env, err)
         if code == 2:
             changed = [e["operation"] for e in admin.requests() if e["operation"] in WRITES]
             assert changed == [], (argv, env, changed)
@@ -158,4 +165,4 @@ def test_any_arguments_and_settings(name, sandbox, admin, tmp_path_factory):
 def _informative(line):
     """Lines beside the one failure line: progress, warnings, the sandbox note, per-element failures."""
     return (" of " in line and not line.startswith("ews: stopped")) or line.startswith(
-        ("ews: warning", "ews: WARNING", "ews: using the local", "ews: failed: ", "ews: --id "))
+        ("ews: warning", "ews: WARNING", "ews: using the local"))
