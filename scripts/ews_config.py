@@ -622,10 +622,11 @@ class RedactSecrets(logging.Filter):
 
 
 def secret_forms(literals):
-    """Each secret as written, URL-encoded (form bodies, query strings) and JSON-escaped, longest first."""
+    """Each secret as written, URL-encoded (form bodies, query strings), JSON-escaped and as Python
+    shows it in a logged dict (repr), longest first."""
     from urllib.parse import quote, quote_plus
     forms = {form for value in literals if value and len(value) >= 4
-             for form in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1])}
+             for form in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1], repr(value)[1:-1])}
     return sorted(forms, key=len, reverse=True)
 
 

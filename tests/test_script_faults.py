@@ -10,6 +10,7 @@ CI runs a smaller matrix (each case and each fault at least once, both ways); th
 """
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -218,8 +219,8 @@ def test_fault_matrix(case, fault, retry, accounts, clean, sandbox, request):
     request.node.user_properties.append(("matrix", (case, fault, retry, result.returncode)))
 
 
-def _progress(line):
-    return line.startswith("ews: ") and " of " in line and not line.startswith("ews: stopped")
+def _progress(line):  # "ews: moved 2 of 6"
+    return re.fullmatch(r"ews: [a-z ]+ \d+ of \d+", line) is not None
 
 
 def _says_what_was_done(case, result):

@@ -8,6 +8,7 @@ EWS_PROPERTY_EXAMPLES sets the examples per script (CI: 12)."""
 import contextlib
 import io
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -164,5 +165,8 @@ def test_any_arguments_and_settings(name, sandbox, admin, tmp_path_factory):
 
 def _informative(line):
     """Lines beside the one failure line: progress, warnings, the sandbox note, per-element failures."""
-    return (" of " in line and not line.startswith("ews: stopped")) or line.startswith(
+    return PROGRESS.fullmatch(line) is not None or line.startswith(
         ("ews: warning", "ews: WARNING", "ews: using the local"))
+
+
+PROGRESS = re.compile(r"ews: [a-z ]+ \d+ of \d+")  # "ews: moved 100 of 2000"

@@ -41,7 +41,8 @@ def test_redaction_replaces_whole_secrets_before_patterns():
     import ews_config
     literals = ews_config.secret_forms([AWKWARD])
     for text in (f"{{'username': 'alice', 'password': '{AWKWARD}'}}", f"password={quote_plus(AWKWARD)}&scope=x",
-                 f'{{"client_secret": "{AWKWARD}"}}', f"body: grant_type=password&password={quote(AWKWARD, safe='')}"):
+                 f'{{"client_secret": "{AWKWARD}"}}', f"body: grant_type=password&password={quote(AWKWARD, safe='')}",
+                 repr({"client_secret": AWKWARD})):  # how requests-oauthlib logs its token request
         redacted = ews_config.redact(text, literals)
         assert_no_secret(redacted, AWKWARD)
         assert "[redacted]" in redacted
