@@ -190,8 +190,12 @@ class Connection:
     @property
     def email(self):
         if self.settings.mode == "sandbox":
-            return self.settings.get("EWS_EMAIL") or self._sandbox_users()[0]["email"]
-        return self.settings.require("EWS_EMAIL", "set it to the mailbox to open")
+            email = self.settings.get("EWS_EMAIL") or self._sandbox_users()[0]["email"]
+        else:
+            email = self.settings.require("EWS_EMAIL", "set it to the mailbox to open")
+        if not ADDRESS.fullmatch(email):
+            raise ConfigError(f"EWS_EMAIL={email!r} is not an email address (expected name@example.com)")
+        return email
 
     def _sandbox_users(self):
         if self.sandbox is not None:

@@ -177,7 +177,8 @@ def main(argv=None):
             class FlagStatus(ExtendedProperty):
                 property_tag = 0x1090  # PidTagFlagStatus
                 property_type = "Integer"
-            Message.register("flag_status", FlagStatus)
+            if "flag_status" not in {field.name for field in Message.FIELDS}:  # once a process
+                Message.register("flag_status", FlagStatus)
         call = bulk_call(account, args, source, target)
         if ews.budget.max_wait > 0:  # with a retry policy, a lost answer is checked, then the rest resent
             call, check = settle(account, args, target, call)

@@ -75,6 +75,8 @@ def main(argv=None):
             property_name = args.name
             property_type = "String"
 
+        if "tag" in {field.name for field in Message.FIELDS}:  # main() run before in this process
+            Message.deregister("tag")
         Message.register("tag", Tag)  # now a field like any other: filter(tag=...), only("tag")
         account = ews.account()
         items, missing = choose(account, args)

@@ -173,6 +173,9 @@ MISCONFIGURATIONS = [
      "EWS_AUTH=basic is not app-only; run setup_basic_auth.py instead"),
     ({"EWS_AUTH": "basic", "ARGS": ["--env-file", "/nowhere/.env"]}, "--env-file /nowhere/.env: no such file"),
     ({"EWS_AUTH": "basic", "EWS_MAX_CONNECTIONS": "-1"}, "EWS_MAX_CONNECTIONS='-1' must be 1 or more"),
+    # found by tests/test_script_properties.py: exchangelib raised a ValueError with a traceback
+    ({"EWS_AUTH": "basic", "EWS_EMAIL": "not-an-address"},
+     "EWS_EMAIL='not-an-address' is not an email address (expected name@example.com)"),
     ({"EWS_AUTH": "basic", "EWS_CA_BUNDLE": "/etc/hostname"},
      "EWS_CA_BUNDLE=/etc/hostname holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
 ]
