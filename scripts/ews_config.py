@@ -234,9 +234,10 @@ class Connection:
         endpoint, server = self._endpoint()
         if endpoint or server:
             self.endpoint = endpoint or f"https://{server}/EWS/Exchange.asmx"
-        return Configuration(credentials=self.credentials(email, mode), service_endpoint=endpoint, server=server,
+        credentials = self.credentials(email, mode)
+        return Configuration(credentials=credentials, service_endpoint=endpoint, server=server,
                              auth_type={"basic": BASIC, "ntlm": NTLM, "sandbox": BASIC}.get(mode),
-                             version=self._version(), retry_policy=retry_policy(self.budget),
+                             version=self._version(), retry_policy=retry_policy(self.budget, credentials),
                              max_connections=self.settings.integer("EWS_MAX_CONNECTIONS", None, minimum=1))
 
     def _endpoint(self):
@@ -358,17 +359,36 @@ class RetryBudget:
         return True
 
 
-def retry_policy(budget):
+def retry_policy(budget, credentials=None):
     """FailFast for a budget of 0; else FaultTolerance within the budget, except that an HTTP 401
     stops at once (FaultTolerance retries a 401 as if it were throttling, so a wrong password would
-    end a minute later as 'throttled') and that a lost answer is never sent again blindly."""
+    end a minute later as 'throttled') and that a lost answer is never sent again blindly. Either
+    way a 401 saying the OAuth token expired (on its way: clocks differ) gets a new token."""
     from exchangelib import FailFast, FaultTolerance
     from exchangelib.errors import ErrorTimeoutExpired, RateLimitError, UnauthorizedError
+    from oauthlib.oauth2 import TokenExpiredError
+
+    def renew_if_expired(response):
+        if response.status_code == 401 and hasattr(credentials, "client") and \
+                "expired" in response.headers.get("x-ms-diagnostics", "").lower():
+            credentials.client.populate_token_attributes({"expires_at": 1})  # expired for the client too
+            if getattr(credentials, "renews_itself", False):
+                credentials.refresh(None)  # msal's: a new token now
+            else:
+                credentials.access_token = None  # the next session fetches a new one
+            raise TokenExpiredError()  # exchangelib renews the session and sends the request again
+
+    class RenewingFailFast(FailFast):
+        def raise_response_errors(self, response):
+            renew_if_expired(response)
+            return super().raise_response_errors(response)
+
     if budget.max_wait <= 0:
-        return FailFast()
+        return RenewingFailFast()
 
     class RetryUnlessRefused(FaultTolerance):
         def raise_response_errors(self, response):
+            renew_if_expired(response)
             if response.status_code == 401:
                 raise UnauthorizedError(f"Invalid credentials for {response.url}")
             return super().raise_response_errors(response)
@@ -528,6 +548,8 @@ def msal_credentials(connection, email, mode, tenant, client_id, host, resource)
                              "expires_in": int(result.get("expires_in", 3600))})
 
     class RefreshedByMsal(_at_authority(OAuth2AuthorizationCodeCredentials, host, resource)):
+        renews_itself = True
+
         def refresh(self, session):
             self.access_token = token()
 

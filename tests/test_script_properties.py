@@ -116,8 +116,9 @@ def run_in_process(module, argv, env, cwd):
         del os.environ[key]
     os.environ.update(env)
     out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    from exchangelib import Message
     from exchangelib.protocol import BaseProtocol, close_connections
-    adapter = BaseProtocol.HTTP_ADAPTER_CLS
+    adapter, registered = BaseProtocol.HTTP_ADAPTER_CLS, {field.name for field in Message.FIELDS}
     close_connections()  # each run builds its own protocol, with its own retry policy
     os.chdir(cwd)
     try:
@@ -133,6 +134,8 @@ def run_in_process(module, argv, env, cwd):
         os.environ.clear()
         os.environ.update(saved)
         BaseProtocol.HTTP_ADAPTER_CLS = adapter
+        for name in {field.name for field in Message.FIELDS} - registered:  # the scripts' own properties
+            Message.deregister(name)
         import logging
         logging.getLogger().handlers.clear()  # --debug / EWS_DEBUG set up a handler on our stderr
     return code, out.getvalue(), err.getvalue()
