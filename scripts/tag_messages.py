@@ -103,7 +103,8 @@ def main(argv=None):
             print(f"would {args.action} {len(items)} messages (dry run, nothing changed)")
         ews_config.print_table(rows, COLUMNS) if rows else print("ews: no message matches", file=sys.stderr)
     else:
-        print(f"{report.summary()} ({args.name})" + (", each failure on stderr" if failed and not report.stopped else ""))
+        print(f"{report.summary()} ({args.name})"
+              + (", each failure on stderr" if failed and not report.stopped else ""))
     return report.exit_code() if args.action != "find" and not args.dry_run else 1 if failed else 0
 
 
