@@ -80,16 +80,16 @@ def alice(clean, connect):
 
 @pytest.mark.parametrize("script", sorted(p.stem for p in SCRIPTS.glob("*.py") if p.stem != "ews_config"))
 def test_help_is_instant_and_imports_no_exchangelib(script):
-    probe = (f"import sys, time; sys.path.insert(0, {str(SCRIPTS)!r}); start = time.perf_counter()\n"
+    # What makes --help slow is importing exchangelib (~0.4 s of CPU): the import is checked, and
+    # the CPU time the process spends is bounded (wall time grows with the machine's load).
+    probe = (f"import sys, time; sys.path.insert(0, {str(SCRIPTS)!r}); start = time.process_time()\n"
              f"import {script}\ntry:\n    {script}.main(['--help'])\nexcept SystemExit:\n    pass\n"
-             "print(round((time.perf_counter() - start) * 1000), 'exchangelib' in sys.modules, file=sys.stderr)")
-    started = time.perf_counter()
+             "print(round((time.process_time() - start) * 1000), 'exchangelib' in sys.modules, file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=base_env())
-    whole_ms = (time.perf_counter() - started) * 1000
-    ms, imported = result.stderr.split()
+    cpu_ms, imported = result.stderr.split()
     assert result.returncode == 0 and "usage:" in result.stdout and "--env-file" in result.stdout
     assert imported == "False"
-    assert int(ms) < 150, f"--help took {ms} ms after interpreter start ({whole_ms:.0f} ms in all)"
+    assert int(cpu_ms) < 150, f"--help used {cpu_ms} ms of CPU after interpreter start"
 
 
 BAD_INPUT = [
