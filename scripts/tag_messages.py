@@ -92,7 +92,7 @@ def main(argv=None):
         rows = [ews_config.message_row(item, ["id"] + COLUMNS) for item in items]
 
     report.items, report.failed = items + [item for item, _ in missing], missing + report.failed  # an id not found
-    failed, matched = report.failed, len(report.items)  # ... counts as a failed message
+    failed = report.failed  # ... counts as a failed message
     if args.json:
         ews_config.print_json(rows if args.action == "find" else {
             "action": args.action, "dry_run": args.dry_run, **report.as_json(), "messages": rows})

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from exchangelib import Message
 from exchangelib.extended_properties import ExtendedProperty
-from exchangelib.folders import Folder
 
 from conftest import ALICE, BOB, PASSWORD
 

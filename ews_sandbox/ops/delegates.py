@@ -19,7 +19,7 @@ from ..model.properties import bool_text, parse_bool
 from ..wire.errors import EWSError
 from ..wire.folder_permissions import sid
 from ..wire.ns import local, m, sub, t
-from ..wire.soap import response_element, response_message, schema_fault
+from ..wire.soap import mark_outcome, response_element, response_message, schema_fault
 
 FOLDER_LEVELS = {"CalendarFolderPermissionLevel": "calendar", "TasksFolderPermissionLevel": "tasks",
                  "InboxFolderPermissionLevel": "inbox", "ContactsFolderPermissionLevel": "contacts",
@@ -119,9 +119,9 @@ def _answer(ctx, operation, body, inputs, handle, meeting_delivery=False):
     try:
         owner = _owner(ctx, body)
     except EWSError as error:
-        _top(response, error)
+        mark_outcome(response, error)
         return response
-    _top(response)
+    mark_outcome(response)
     if inputs:
         messages = sub(response, m("ResponseMessages"))
         for item in inputs:
@@ -138,15 +138,6 @@ def _answer(ctx, operation, body, inputs, handle, meeting_delivery=False):
     if meeting_delivery:
         sub(response, m("DeliverMeetingRequests"), _meeting_delivery(ctx.conn, owner))
     return response
-
-
-def _top(response, error=None):
-    response.set("ResponseClass", "Error" if error else "Success")
-    if error:
-        sub(response, m("MessageText"), error.text)
-    sub(response, m("ResponseCode"), error.code if error else "NoError")
-    if error:
-        sub(response, m("DescriptiveLinkKey"), "0")
 
 
 def _meeting_delivery(conn, owner):

@@ -14,7 +14,7 @@ from ..model import directory, rules
 from ..model.db import element_scope
 from ..wire.errors import EWSError
 from ..wire.ns import local, m, sub, t
-from ..wire.soap import response_element, schema_fault
+from ..wire.soap import mark_outcome, response_element, schema_fault
 
 VALIDATION_TEXT = "A validation error occurred while executing the rule operation."
 ADDRESS_ACTIONS = ("ForwardAsAttachmentToRecipients", "ForwardToRecipients", "RedirectToRecipients")
@@ -39,23 +39,14 @@ def _mailbox(ctx, body):
     return row
 
 
-def _message(response, error=None):
-    response.set("ResponseClass", "Error" if error else "Success")
-    if error:
-        sub(response, m("MessageText"), error.text)
-    sub(response, m("ResponseCode"), error.code if error else "NoError")
-    if error:
-        sub(response, m("DescriptiveLinkKey"), "0")
-
-
 def get_inbox_rules(ctx, body):
     response = response_element("GetInboxRules")
     try:
         owner = _mailbox(ctx, body)
     except EWSError as error:
-        _message(response, error)
+        mark_outcome(response, error)
         return response
-    _message(response)
+    mark_outcome(response)
     sub(response, m("OutlookRuleBlobExists"), "false")
     found = rules.listing(ctx.conn, owner["id"])
     if found:
@@ -172,10 +163,10 @@ def update_inbox_rules(ctx, body):
         with element_scope():
             _apply_all(ctx, owner, list(operations) if operations is not None else [])
     except EWSError as error:
-        _message(response, error)
+        mark_outcome(response, error)
         return response
     except _Refused as refused:
-        _message(response, EWSError("ErrorInboxRulesValidationError", VALIDATION_TEXT))
+        mark_outcome(response, EWSError("ErrorInboxRulesValidationError", VALIDATION_TEXT))
         errors = sub(response, m("RuleOperationErrors"))
         for index, invalid in refused.failures:
             error = sub(errors, t("RuleOperationError"))
@@ -186,7 +177,7 @@ def update_inbox_rules(ctx, body):
             sub(details, t("ErrorMessage"), invalid.text)
             sub(details, t("FieldValue"), invalid.value)
         return response
-    _message(response)
+    mark_outcome(response)
     return response
 
 

@@ -129,19 +129,25 @@ def fault_envelope(fault):
 
 def response_message(parent, operation, error=None):
     """Append an <m:{operation}ResponseMessage>; with `error`, shaped as a failure."""
-    if error is None:
-        node = sub(parent, m(f"{operation}ResponseMessage"), ResponseClass="Success")
-        sub(node, m("ResponseCode"), "NoError")
-        return node
-    node = sub(parent, m(f"{operation}ResponseMessage"), ResponseClass="Error")
-    sub(node, m("MessageText"), error.text)
-    sub(node, m("ResponseCode"), error.code)
-    sub(node, m("DescriptiveLinkKey"), "0")
-    if error.message_xml:
+    node = sub(parent, m(f"{operation}ResponseMessage"))
+    mark_outcome(node, error)
+    if error is not None and error.message_xml:
         xml = sub(node, m("MessageXml"))
         for name, value in error.message_xml:
             sub(xml, t("Value"), value, Name=name)
     return node
+
+
+def mark_outcome(node, error=None):
+    """The ResponseClass and the leading children every response message (and the answers
+    shaped like one, such as GetInboxRules') begins with."""
+    node.set("ResponseClass", "Error" if error else "Success")
+    if error is None:
+        sub(node, m("ResponseCode"), "NoError")
+        return
+    sub(node, m("MessageText"), error.text)
+    sub(node, m("ResponseCode"), error.code)
+    sub(node, m("DescriptiveLinkKey"), "0")
 
 
 def respond_each(operation, inputs, handle, container=None):
