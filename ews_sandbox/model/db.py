@@ -82,6 +82,15 @@ CREATE INDEX IF NOT EXISTS items_folder_subject ON items(folder_id, subject);
 CREATE INDEX IF NOT EXISTS items_folder_sender ON items(folder_id, sender);
 CREATE INDEX IF NOT EXISTS items_folder_read ON items(folder_id, is_read);
 CREATE INDEX IF NOT EXISTS items_folder_sent ON items(folder_id, sent);
+CREATE TABLE IF NOT EXISTS calendar_exceptions (  -- changed or deleted occurrences of a series
+    master_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE ON UPDATE CASCADE,
+    instance_index INTEGER NOT NULL,        -- 1-based position in the series' pattern
+    original_start TEXT NOT NULL,           -- UTC, as the pattern placed it
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    change_key TEXT NOT NULL,
+    xml BLOB,                               -- the changed occurrence, as a CalendarItem element
+    PRIMARY KEY (master_id, instance_index)
+);
 CREATE TABLE IF NOT EXISTS attachments (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE ON UPDATE CASCADE,

@@ -16,6 +16,7 @@ _LAYOUT = struct.Struct(">cIQ")
 # is gone is ErrorItemNotFound, a gone attachment of an item still there is not.
 _ATTACHMENT_LAYOUT = struct.Struct(">cIQQ")
 FOLDER, ITEM, ATTACHMENT = b"F", b"I", b"A"
+OCCURRENCE = b"O"  # an occurrence of a series: its master and its 1-based position (instance index)
 
 
 def encode(kind, mailbox_id, row_id):
@@ -40,6 +41,19 @@ def decode_attachment(value):
     if found_kind != ATTACHMENT:
         raise EWSError("ErrorInvalidIdMalformed")
     return mailbox_id, item_id, attachment_id
+
+
+def encode_occurrence(mailbox_id, master_id, index):
+    return base64.b64encode(_MAGIC + _ATTACHMENT_LAYOUT.pack(OCCURRENCE, mailbox_id, master_id, index)).decode()
+
+
+def decode_occurrence(value):
+    """(mailbox_id, master_id, index) of an occurrence's ItemId, or None for any other id."""
+    try:
+        found_kind, mailbox_id, master_id, index = _unpack(value, _ATTACHMENT_LAYOUT)
+    except EWSError:
+        return None
+    return (mailbox_id, master_id, index) if found_kind == OCCURRENCE else None
 
 
 def _unpack(value, layout):

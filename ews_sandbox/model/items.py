@@ -2,7 +2,7 @@
 from ..wire.errors import EWSError
 from ..wire.ns import t
 from ..wire.request_check import check_item_values
-from . import attachments, ids, journal, mapi
+from . import attachments, calendar, ids, journal, mapi
 from .properties import child, fold, normalize_booleans, now_text, parse_bool, parse_item, serialize, utc_text
 
 DEFAULT_CLASS = {"Message": "IPM.Note", "CalendarItem": "IPM.Appointment", "Contact": "IPM.Contact",
@@ -26,6 +26,8 @@ def _query_columns(item, item_id=None, conn=None):
     """The columns queries and sorting use, derived from the item's XML."""
     check_item_values(item)
     normalize_booleans(item)
+    if item.tag == t("CalendarItem"):
+        calendar.normalize(item)
     subject = child(item, "Subject")
     if subject is not None and subject.text and len(subject.text) > SUBJECT_LIMIT:
         subject.text = subject.text[:SUBJECT_LIMIT]
@@ -87,6 +89,8 @@ def get(conn, item_id):
 
 
 def item_id_text(row):
+    if isinstance(row, dict) and "instance_index" in row:  # an occurrence of a series (model/calendar.py)
+        return ids.encode_occurrence(row["mailbox_id"], row["master_id"], row["instance_index"])
     return ids.encode(ids.ITEM, row["mailbox_id"], row["id"])
 
 

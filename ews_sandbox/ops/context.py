@@ -83,6 +83,9 @@ class Context:
 
     # ---- items ----
     def item(self, element, check_change_key=False):
+        from .calendar_view import names_occurrence, resolve  # occurrences of series
+        if names_occurrence(element):
+            return resolve(self, element)
         mailbox_id, item_id = ids.decode(element.get("Id"), ids.ITEM)
         if element.get("ChangeKey") is not None and not ids.is_change_key(element.get("ChangeKey")):
             raise EWSError("ErrorInvalidChangeKey")  # malformed: refused whatever the operation

@@ -5,21 +5,19 @@ The restriction, the query string and the sort order become one SQL query per fo
 COUNT(*) gives TotalItemsInView, LIMIT/OFFSET the page.
 """
 import weakref
-from datetime import datetime, timedelta
 
-from ..model.properties import child, utc_text
 from ..query import aqs, restrictions, sort
 from ..query.paging import MAX_PAGE, page_bounds, paging_attributes
 from ..wire.errors import EWSError
 from ..wire.item_shape import ItemRenderer, ItemShape
 from ..wire.ns import local, m, sub, t
 from ..wire.soap import respond_each, schema_fault
+from .calendar_view import calendar_view
 
 TRAVERSALS = {"Shallow": 0, "Associated": 1}
 VIEWS = ("IndexedPageItemView", "FractionalPageItemView", "SeekToConditionPageItemView", "CalendarView",
          "ContactsView")
 UNSUPPORTED_VIEWS = ("SeekToConditionPageItemView", "ContactsView")
-MAX_CALENDAR_DAYS = 2 * 365 + 1  # Exchange refuses a CalendarView longer than about two years
 
 
 def find_item(ctx, body):
@@ -143,68 +141,6 @@ def fractional_bounds(view, total):
     return start, stop, {"NumeratorOffset": str(stop), "AbsoluteDenominator": str(total),
                          "IncludesLastItemInRange": "true" if stop >= total else "false",
                          "TotalItemsInView": str(total)}
-
-
-# ---- CalendarView -------------------------------------------------------------------------
-
-def calendar_view(conn, folder, view):
-    """Appointments overlapping [StartDate, EndDate), by start time. Recurring series
-    are not expanded by the sandbox: a window that reaches one is refused, never
-    answered with the series left out."""
-    window_start, window_end = _calendar_window(view)
-    if folder["element"] != "CalendarFolder":
-        raise EWSError("ErrorCalendarFolderIsInvalidForCalendarView")
-    found = []
-    for row in conn.execute("SELECT * FROM items WHERE folder_id = ? AND is_associated = 0 AND element = ?",
-                            (folder["id"], "CalendarItem")):
-        start, end, recurring = _appointment_span(row)
-        if start is None or start >= window_end:
-            continue
-        if recurring:
-            raise EWSError("ErrorInvalidRequest", "The sandbox's CalendarView does not expand recurring series; "
-                                                  "list the series with FindItem and no CalendarView instead.")
-        if end > window_start or (start == end and start >= window_start):
-            found.append((start, row["id"], row))
-    found.sort(key=lambda entry: entry[:2])
-    wanted = _max_entries(view)
-    rows = [row for _, _, row in found[:wanted]]
-    return rows, {"TotalItemsInView": str(len(found)),
-                  "IncludesLastItemInRange": "true" if len(rows) == len(found) else "false"}
-
-
-def _calendar_window(view):
-    try:
-        start, end = utc_text(view.get("StartDate")), utc_text(view.get("EndDate"))
-    except (AttributeError, ValueError):
-        raise schema_fault("CalendarView needs StartDate and EndDate as xs:dateTime.")
-    if end < start:
-        raise EWSError("ErrorCalendarEndDateIsEarlierThanStartDate")
-    span = datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))
-    if span > timedelta(days=MAX_CALENDAR_DAYS):
-        raise EWSError("ErrorCalendarViewRangeTooBig")
-    return start, end
-
-
-def _max_entries(view):
-    try:
-        wanted = int(view.get("MaxEntriesReturned", str(MAX_PAGE)))
-    except ValueError:
-        raise EWSError("ErrorInvalidPagingMaxRows")
-    if wanted < 1:
-        raise EWSError("ErrorInvalidPagingMaxRows")
-    return min(wanted, MAX_PAGE)
-
-
-def _appointment_span(row):
-    """(start, end, is a recurring series) of a stored CalendarItem, times as UTC text."""
-    item = restrictions.item_values(row["xml"], {}).item
-    start, end = child(item, "Start"), child(item, "End")
-    kind = child(item, "CalendarItemType")
-    recurring = child(item, "Recurrence") is not None or (kind is not None and kind.text == "RecurringMaster")
-    if start is None or not start.text:
-        return None, None, recurring
-    start_text = utc_text(start.text)
-    return start_text, utc_text(end.text) if end is not None and end.text else start_text, recurring
 
 
 OPERATIONS = {"FindItem": find_item}

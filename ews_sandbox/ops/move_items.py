@@ -3,6 +3,7 @@ from ..model import folders, items
 from ..wire.errors import EWSError
 from ..wire.ns import m, sub, t
 from ..wire.soap import respond_each, schema_fault
+from . import calendar_view
 from .context import item_ids
 
 
@@ -29,6 +30,9 @@ def delete_item(ctx, body):
         row = ctx.item(item_id)
         if row["element"] == "CalendarItem" and body.get("SendMeetingCancellations") is None:
             raise EWSError("ErrorSendMeetingCancellationsRequired")
+        if calendar_view.is_occurrence(row):
+            calendar_view.delete(ctx.conn, row)
+            return
         items.discard(ctx.conn, row, mode)
 
     return respond_each("DeleteItem", item_ids(body.find(m("ItemIds"))), handle)

@@ -12,6 +12,7 @@ from ..wire.paths import first_path
 from ..wire.schema_order import CHILD_ORDER
 from ..wire.soap import respond_each
 from ..wire import mime
+from . import calendar_view
 from .create_item import _check_recipients, decode_mime
 
 APPENDABLE = frozenset({"Body", "ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo", "RequiredAttendees",
@@ -32,8 +33,12 @@ def update_item(ctx, body):
         item = etree.fromstring(row["xml"])
         for update in change.find(t("Updates")):
             apply_update(item, update)
-        # a recurring task may answer with a new one-off occurrence
-        row = tasks.save_update(ctx.conn, row, item) if row["element"] == "Task" else items.save(ctx.conn, row, item)
+        # a recurring task may answer with a new one-off occurrence; an occurrence of a series
+        # becomes an exception of it
+        if row["element"] == "Task":
+            row = tasks.save_update(ctx.conn, row, item)
+        else:
+            row = calendar_view.save(ctx.conn, row, item)
         if disposition in ("SendOnly", "SendAndSaveCopy") and row["element"] == "Message":
             _send_updated(ctx, row, item, disposition, saved_folder)
             return

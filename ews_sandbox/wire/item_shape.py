@@ -12,7 +12,7 @@ from lxml import html as lxml_html
 from ..model import attachments, contacts, folders, ids, mapi
 from ..model.items import DEFAULT_CLASS, item_id_text
 from ..model.properties import bool_text, child, extended_key, extended_values, parse_item
-from . import mime
+from . import calendar_fields, mime
 from .errors import EWSError
 from .ns import T, local, sub, t
 from .paths import is_path, parse_path
@@ -102,6 +102,8 @@ class ItemRenderer:
                       "Attachments", "DateTimeCreated", "LastModifiedTime", "IsDraft", "IsSubmitted",
                       "IsFromMe", "IsUnmodified", "IsResend", "DisplayTo", "DisplayCc", "IsAssociated",
                       "ConversationId", "EffectiveRights"}
+            if item.tag == t("CalendarItem"):
+                names |= calendar_fields.COMPUTED
         return names
 
     def _append_extended(self, row, item, out):
@@ -119,6 +121,8 @@ class ItemRenderer:
                 out.append(_extended_element(path, values, found.is_array))
 
     def _property(self, row, item, name):
+        if row["element"] == "CalendarItem" and name in calendar_fields.COMPUTED:
+            return calendar_fields.render(self.conn, row, item, name)
         computed = getattr(self, f"_computed_{name}", None)
         if computed is not None:
             value = computed(row, item)
