@@ -81,7 +81,7 @@ class ItemQuery:
         restriction = body.find(m("Restriction"))
         sort_order = body.find(m("SortOrder"))
         if view is not None and local(view) == "CalendarView" and (restriction is not None or sort_order is not None):
-            raise EWSError("ErrorInvalidRestriction",
+            raise EWSError("ErrorInvalidOperation",
                            "Restrictions and sort order may not be specified for a CalendarView.")
         query_string = body.find(m("QueryString"))
         text = (query_string.text or "").strip() if query_string is not None else ""
