@@ -42,6 +42,11 @@ DIRECTORY_LISTS = [
     ("all-staff", "All Staff", ["sales", "engineering", "jane.smith", "kim.smith", "michael.smithson",
                                 "fatima.haddad", "grace.mensah", "tomas.novak", "erin", "dave"]),
 ]
+# Rooms (mailboxes that accept meetings by themselves when free) and the room list that
+# GetRoomLists names and GetRooms expands; no password: nobody signs in as a room.
+DEMO_ROOMS = [("room-atlas", "Atlas (8 seats)"), ("room-borealis", "Borealis (4 seats)"),
+              ("room-cosmos", "Cosmos (12 seats)")]
+DEMO_ROOM_LISTS = [("rooms-hq", "Headquarters rooms", ["room-atlas", "room-borealis", "room-cosmos"])]
 # The app registrations guard nothing either: fixed ids and secrets, documented in the README.
 DEMO_TENANT_ID = "6f1d3c52-8a47-4e0b-9c2d-5b7e1a9f3c04"
 DEMO_APPS = [
@@ -89,6 +94,11 @@ def apply(database, seed):
         for login, name, members in DEMO_LISTS:
             directory.add_distribution_list(conn, f"{login}@{DOMAIN}", name, [f"{m}@{DOMAIN}" for m in members])
         _directory(conn)
+        for login, name in DEMO_ROOMS:
+            folders.create_mailbox(conn, directory.add_room(conn, f"{login}@{DOMAIN}", name))
+        for login, name, members in DEMO_ROOM_LISTS:
+            directory.add_distribution_list(conn, f"{login}@{DOMAIN}", name, [f"{m}@{DOMAIN}" for m in members],
+                                            room_list=True)
         conn.execute("INSERT INTO meta(key, value) VALUES ('seed', ?)", (seed,))
         if seed == "demo":
             _demo_messages(conn, user_rows)

@@ -11,6 +11,7 @@ from ..wire.item_shape import body_as_html, body_as_text
 from ..wire.ns import T, local, m, sub, t
 from ..wire.soap import respond_each
 from ..wire.text import decode_base64
+from . import meetings
 from .attachments import created_attachment_ids, store_attachment
 from .context import item_ids
 
@@ -28,6 +29,9 @@ def create_item(ctx, body):
     def handle(element, message):
         kind = local(element)
         forwarded_from = None
+        if kind in meetings.RESPONSE_OBJECTS:
+            meetings.create_response(ctx, element, disposition, message)
+            return
         if kind in RESPONSE_OBJECTS:
             element, forwarded_from = build_response_message(ctx, element)
             kind = "Message"
@@ -40,6 +44,7 @@ def create_item(ctx, body):
         if disposition == "SendOnly" and saved_folder is not None:
             raise EWSError("ErrorInvalidSendItemSaveSettings", "SendOnly keeps no copy: drop SavedItemFolderId.")
         row = store_new(ctx, element, target, disposition if kind == "Message" else "SaveOnly", forwarded_from)
+        row = meetings.after_create(ctx, row, body.get("SendMeetingInvitations"))
         if row is not None:
             out = sub(message.find(m("Items")), t(row["element"]))
             sub(out, t("ItemId"), Id=items.item_id_text(row), ChangeKey=row["change_key"])

@@ -3,7 +3,7 @@ from ..model import folders, items
 from ..wire.errors import EWSError
 from ..wire.ns import m, sub, t
 from ..wire.soap import respond_each, schema_fault
-from . import calendar_view
+from . import calendar_view, meetings
 from .context import item_ids
 
 
@@ -30,6 +30,8 @@ def delete_item(ctx, body):
         row = ctx.item(item_id)
         if row["element"] == "CalendarItem" and body.get("SendMeetingCancellations") is None:
             raise EWSError("ErrorSendMeetingCancellationsRequired")
+        if meetings.before_delete(ctx, row, body.get("SendMeetingCancellations")):
+            return
         if calendar_view.is_occurrence(row):
             calendar_view.delete(ctx.conn, row)
             return

@@ -12,7 +12,7 @@ from ..wire.paths import first_path
 from ..wire.schema_order import CHILD_ORDER
 from ..wire.soap import respond_each
 from ..wire import mime
-from . import calendar_view
+from . import calendar_view, meetings
 from .create_item import _check_recipients, decode_mime
 
 APPENDABLE = frozenset({"Body", "ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo", "RequiredAttendees",
@@ -39,6 +39,7 @@ def update_item(ctx, body):
             row = tasks.save_update(ctx.conn, row, item)
         else:
             row = calendar_view.save(ctx.conn, row, item)
+        row = meetings.after_update(ctx, row, body.get("SendMeetingInvitationsOrCancellations"))
         if disposition in ("SendOnly", "SendAndSaveCopy") and row["element"] == "Message":
             _send_updated(ctx, row, item, disposition, saved_folder)
             return

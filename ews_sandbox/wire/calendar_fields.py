@@ -45,6 +45,12 @@ def _stored(item, name):
     return etree.fromstring(etree.tostring(found)) if found is not None else None
 
 
+def _or_stored(item, name, computed):
+    """The stored value when there is one (a meeting's copy keeps its own), else the computed."""
+    stored = _stored(item, name)
+    return stored if stored is not None else computed()
+
+
 def _CalendarItemType(conn, row, item):
     return _text("CalendarItemType", kind(row, item))
 
@@ -59,20 +65,20 @@ def _is_meeting(item):
 
 
 def _IsMeeting(conn, row, item):
-    return _stored(item, "IsMeeting") or _text("IsMeeting", bool_text(_is_meeting(item)))
+    return _or_stored(item, "IsMeeting", lambda: _text("IsMeeting", bool_text(_is_meeting(item))))
 
 
 def _IsCancelled(conn, row, item):
-    return _stored(item, "IsCancelled") or _text("IsCancelled", "false")
+    return _or_stored(item, "IsCancelled", lambda: _text("IsCancelled", "false"))
 
 
 def _MeetingRequestWasSent(conn, row, item):
-    return _stored(item, "MeetingRequestWasSent") or _text("MeetingRequestWasSent", "false")
+    return _or_stored(item, "MeetingRequestWasSent", lambda: _text("MeetingRequestWasSent", "false"))
 
 
 def _MyResponseType(conn, row, item):
     # one's own appointment or meeting is organized by oneself
-    return _stored(item, "MyResponseType") or _text("MyResponseType", "Organizer")
+    return _or_stored(item, "MyResponseType", lambda: _text("MyResponseType", "Organizer"))
 
 
 def _Organizer(conn, row, item):
@@ -110,7 +116,7 @@ def _AppointmentState(conn, row, item):
 
 
 def _AppointmentSequenceNumber(conn, row, item):
-    return _stored(item, "AppointmentSequenceNumber") or _text("AppointmentSequenceNumber", "0")
+    return _or_stored(item, "AppointmentSequenceNumber", lambda: _text("AppointmentSequenceNumber", "0"))
 
 
 def _OriginalStart(conn, row, item):

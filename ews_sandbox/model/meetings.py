@@ -1,0 +1,307 @@
+"""Meetings between sandbox mailboxes: invitations, responses, updates and cancellations.
+
+An organizer's calendar item with attendees, saved or updated with invitations to send,
+puts a MeetingRequest in each attendee's Inbox and a tentative copy of the meeting in
+each attendee's Calendar (found again by its UID). An attendee's response updates their
+copy and, once sent, the organizer's attendee list; a cancellation marks the copies
+cancelled and leaves a MeetingCancellation in each Inbox. Rooms answer by themselves:
+they accept when free and decline otherwise, as Exchange's resource booking attendant.
+
+Microsoft's pages: "Calendars and EWS in Exchange", "How to: Create appointments and
+meetings by using EWS", "How to: Respond to meeting requests by using EWS", "How to:
+Cancel a meeting by using EWS", "Attendee", "ResponseType", "AppointmentState".
+"""
+import copy
+
+from lxml import etree
+
+from ..wire.errors import EWSError
+from ..wire.ns import T, sub, t
+from . import calendar, directory, folders, items
+from .properties import child, now_text
+
+ATTENDEE_LISTS = ("RequiredAttendees", "OptionalAttendees", "Resources")
+# what the attendee's copy leaves out of the organizer's item: personal marks
+PERSONAL = ("Categories", "ReminderIsSet", "ReminderMinutesBeforeStart", "ReminderDueBy", "MeetingRequestWasSent",
+            "MyResponseType", "AppointmentState", "IsCancelled", "Organizer", "IsMeeting")
+RESPONSES = {"AcceptItem": ("Accept", "Busy", "Accepted", "IPM.Schedule.Meeting.Resp.Pos"),
+             "TentativelyAcceptItem": ("Tentative", "Tentative", "Tentative", "IPM.Schedule.Meeting.Resp.Tent"),
+             "DeclineItem": ("Decline", "Free", "Declined", "IPM.Schedule.Meeting.Resp.Neg")}
+MEETING = 1          # AppointmentState bits: a meeting,
+RECEIVED = 2         # received from its organizer,
+CANCELLED = 4        # cancelled
+
+
+def attendees(item):
+    """(list name, Attendee element, address) of every attendee of an item."""
+    for name in ATTENDEE_LISTS:
+        container = child(item, name)
+        if container is None:
+            continue
+        for attendee in container.iterfind(t("Attendee")):
+            address = (attendee.findtext(f"{t('Mailbox')}/{t('EmailAddress')}") or "").strip()
+            if address:
+                yield name, attendee, address
+
+
+def is_organizer(conn, row, item):
+    organizer = item.findtext(f"{t('Organizer')}/{t('Mailbox')}/{t('EmailAddress')}")
+    owner = directory.user_by_id(conn, row["mailbox_id"])
+    return organizer is None or organizer.strip().casefold() == owner["email"].casefold()
+
+
+def _set(item, name, text):
+    element = child(item, name)
+    if element is None:
+        element = etree.SubElement(item, t(name))
+    element.text = text
+    return element
+
+
+def _replace(item, element):
+    for old in item.findall(element.tag):
+        item.remove(old)
+    item.append(element)
+
+
+def _attendee_copy(item, organizer, response, free_busy):
+    mine = copy.deepcopy(item)
+    for name in PERSONAL:
+        for element in mine.findall(t(name)):
+            mine.remove(element)
+    _replace(mine, _mailbox("Organizer", organizer))
+    _set(mine, "MyResponseType", response)
+    _set(mine, "LegacyFreeBusyStatus", free_busy)
+    _set(mine, "IsMeeting", "true")
+    _set(mine, "AppointmentState", str(MEETING | RECEIVED))
+    return mine
+
+
+def _mailbox(tag, user):
+    node = etree.Element(t(tag))
+    mailbox = sub(node, t("Mailbox"))
+    sub(mailbox, t("Name"), user["name"])
+    sub(mailbox, t("EmailAddress"), user["email"])
+    sub(mailbox, t("RoutingType"), "SMTP")
+    sub(mailbox, t("MailboxType"), "Mailbox")
+    return node
+
+
+def copy_in_calendar(conn, mailbox_id, uid):
+    """An attendee's (or organizer's) calendar item of the meeting with this UID."""
+    folder = folders.distinguished(conn, mailbox_id, "calendar")
+    for row in conn.execute("SELECT * FROM items WHERE folder_id = ? AND element = 'CalendarItem'", (folder["id"],)):
+        if etree.fromstring(row["xml"]).findtext(t("UID")) == uid:
+            return row
+    return None
+
+
+# ---- invitations and updates -------------------------------------------------------------
+
+def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest"):
+    """Send the meeting to its attendees (the organizer's item already saved)."""
+    item = etree.fromstring(item_row["xml"])
+    organizer = directory.user_by_id(conn, organizer_row["mailbox_id"])
+    uid = item.findtext(t("UID"))
+    for _, attendee, address in attendees(item):
+        user = directory.user_by_email(conn, address)
+        if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
+            continue
+        if user["kind"] == "room":
+            response = "Accept" if _is_free(conn, user["id"], item, uid) else "Decline"
+            _record_response(attendee, response)
+            if response == "Accept":
+                _store_copy(conn, user, uid, _attendee_copy(item, organizer, "Accept", "Busy"))
+            continue
+        _record_response(attendee, "Unknown")
+        calendar_row = _store_copy(conn, user, uid, _attendee_copy(item, organizer, "NoResponseReceived", "Tentative"))
+        _deliver_message(conn, user, "inbox", _meeting_message("MeetingRequest", item, organizer, calendar_row,
+                                                              request_type))
+    _set(item, "MeetingRequestWasSent", "true")
+    _set(item, "IsMeeting", "true")
+    return items.save(conn, item_row, item)
+
+
+def _record_response(attendee, response):
+    for old in attendee.findall(t("ResponseType")) + attendee.findall(t("LastResponseTime")):
+        attendee.remove(old)
+    mailbox = attendee.find(t("Mailbox"))
+    position = list(attendee).index(mailbox) + 1 if mailbox is not None else 0
+    response_element = etree.Element(t("ResponseType"))
+    response_element.text = response
+    attendee.insert(position, response_element)
+    if response != "Unknown":
+        stamp = etree.Element(t("LastResponseTime"))
+        stamp.text = now_text()
+        attendee.insert(position + 1, stamp)
+
+
+def _store_copy(conn, user, uid, item):
+    existing = copy_in_calendar(conn, user["id"], uid)
+    if existing is not None:
+        return items.save(conn, existing, item)
+    return items.insert(conn, folders.distinguished(conn, user["id"], "calendar"), item)
+
+
+def _is_free(conn, mailbox_id, item, uid):
+    """Whether a room has nothing else booked over the meeting's time (its series included)."""
+    start, end = calendar.span(item)
+    folder = folders.distinguished(conn, mailbox_id, "calendar")
+    for row in conn.execute("SELECT * FROM items WHERE folder_id = ? AND element = 'CalendarItem'", (folder["id"],)):
+        other = etree.fromstring(row["xml"])
+        if other.findtext(t("UID")) == uid or other.findtext(t("LegacyFreeBusyStatus")) == "Free":
+            continue
+        if child(other, "Recurrence") is None:
+            spans = [calendar.span(other)]
+        else:
+            spans = [(s, e) for *_, s, e, _ in calendar.expand(conn, row, other, until=end)]
+        if any(s < end and e > start for s, e in spans):
+            return False
+    return True
+
+
+def _meeting_message(kind, item, sender, calendar_row, request_type=None, subject_prefix=""):
+    """A MeetingRequest, MeetingResponse or MeetingCancellation about `item` from `sender`."""
+    message = etree.Element(t(kind), nsmap={"t": T})
+    classes = {"MeetingRequest": "IPM.Schedule.Meeting.Request", "MeetingCancellation": "IPM.Schedule.Meeting.Canceled"}
+    if kind in classes:
+        _set(message, "ItemClass", classes[kind])
+    _set(message, "Subject", subject_prefix + (item.findtext(t("Subject")) or ""))
+    if child(item, "Body") is not None:
+        message.append(copy.deepcopy(child(item, "Body")))
+    message.append(_mailbox("From", sender))
+    message.append(_mailbox("Sender", sender))
+    _set(message, "DateTimeSent", now_text())
+    _set(message, "IsRead", "false")
+    if calendar_row is not None:
+        sub(message, t("AssociatedCalendarItemId"), Id=items.item_id_text(calendar_row),
+            ChangeKey=calendar_row["change_key"])
+    _set(message, "UID", item.findtext(t("UID")) or "")
+    for name in ("Start", "End", "Location"):
+        if child(item, name) is not None:
+            message.append(copy.deepcopy(child(item, name)))
+    if kind == "MeetingRequest":
+        _set(message, "MeetingRequestType", request_type)
+        for name in ATTENDEE_LISTS:
+            if child(item, name) is not None:
+                message.append(copy.deepcopy(child(item, name)))
+        message.append(_mailbox("Organizer", sender))
+    return message
+
+
+def _deliver_message(conn, user, folder_name, message):
+    return items.insert(conn, folders.distinguished(conn, user["id"], folder_name), message)
+
+
+# ---- responses ----------------------------------------------------------------------------
+
+def respond(conn, responder_id, reference_row, kind, body=None, send=True):
+    """Accept, tentatively accept or decline the meeting `reference_row` (a meeting request
+    or the attendee's calendar item) names. Returns the response kept: the draft when not
+    sent, else the copy in Sent Items."""
+    reference = etree.fromstring(reference_row["xml"])
+    uid = reference.findtext(t("UID"))
+    mine = copy_in_calendar(conn, responder_id, uid) if uid else None
+    if mine is None and reference_row["element"] == "CalendarItem":
+        mine = reference_row
+    if mine is None:
+        raise EWSError("ErrorItemNotFound", "The meeting is no longer in the calendar.")
+    item = etree.fromstring(mine["xml"])
+    response, free_busy, prefix, item_class = RESPONSES[kind]
+    if is_organizer(conn, mine, item):
+        raise EWSError(f"ErrorCalendarIsOrganizerFor{response}")
+    if item.findtext(t("IsCancelled")) == "true":
+        raise EWSError(f"ErrorCalendarIsCancelledFor{response}")
+    responder = directory.user_by_id(conn, responder_id)
+    organizer_address = item.findtext(f"{t('Organizer')}/{t('Mailbox')}/{t('EmailAddress')}")
+    organizer = directory.user_by_email(conn, organizer_address) if organizer_address else None
+    if response == "Decline":
+        items.discard(conn, mine, "MoveToDeletedItems")
+    else:
+        _set(item, "MyResponseType", response)
+        _set(item, "LegacyFreeBusyStatus", free_busy)
+        _set(item, "AppointmentReplyTime", now_text())
+        mine = items.save(conn, mine, item)
+    if reference_row["element"] == "MeetingRequest":
+        items.discard(conn, reference_row, "MoveToDeletedItems")  # a request answered leaves the Inbox
+    message = _meeting_message("MeetingResponse", item, responder, None, subject_prefix=f"{prefix}: ")
+    _set(message, "ItemClass", item_class)
+    if body is not None:
+        _replace(message, copy.deepcopy(body))
+    if organizer is not None:
+        _replace(message, _recipients("ToRecipients", organizer))
+    if not send:
+        return items.insert(conn, folders.distinguished(conn, responder_id, "drafts"), message, is_draft=True)
+    if organizer is not None:
+        _update_organizer(conn, organizer, uid, responder["email"], response)
+        _deliver_message(conn, organizer, "inbox", copy.deepcopy(message))
+    _set(message, "IsRead", "true")
+    return _deliver_message(conn, responder, "sentitems", message)
+
+
+def _recipients(tag, user):
+    node = etree.Element(t(tag))
+    node.append(_mailbox("X", user).find(t("Mailbox")))
+    return node
+
+
+def _update_organizer(conn, organizer, uid, address, response):
+    row = copy_in_calendar(conn, organizer["id"], uid)
+    if row is None:
+        return
+    item = etree.fromstring(row["xml"])
+    for _, attendee, attendee_address in attendees(item):
+        if attendee_address.casefold() == address.casefold():
+            _record_response(attendee, response)
+    items.save(conn, row, item)
+
+
+# ---- cancellations ------------------------------------------------------------------------
+
+def cancel(conn, organizer_row, body=None):
+    """The organizer cancels: attendees' copies are marked cancelled, each gets a
+    MeetingCancellation, and the organizer's item leaves the calendar. Returns the copy of
+    the cancellation kept in Sent Items."""
+    item = etree.fromstring(organizer_row["xml"])
+    if not is_organizer(conn, organizer_row, item):
+        raise EWSError("ErrorCalendarIsNotOrganizer")
+    organizer = directory.user_by_id(conn, organizer_row["mailbox_id"])
+    uid = item.findtext(t("UID"))
+    for _, _, address in attendees(item):
+        user = directory.user_by_email(conn, address)
+        if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
+            continue
+        mine = copy_in_calendar(conn, user["id"], uid)
+        if user["kind"] == "room":
+            if mine is not None:
+                items.delete(conn, mine)  # a room frees its time by itself
+            continue
+        if mine is not None:
+            copy_item = etree.fromstring(mine["xml"])
+            _set(copy_item, "IsCancelled", "true")
+            _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
+            _set(copy_item, "LegacyFreeBusyStatus", "Free")
+            _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
+            mine = items.save(conn, mine, copy_item)
+        notice = _meeting_message("MeetingCancellation", item, organizer, mine, subject_prefix="Canceled: ")
+        if body is not None:
+            _replace(notice, copy.deepcopy(body))
+        _deliver_message(conn, user, "inbox", notice)
+    items.discard(conn, organizer_row, "MoveToDeletedItems")
+    kept = _meeting_message("MeetingCancellation", item, organizer, None, subject_prefix="Canceled: ")
+    if body is not None:
+        _replace(kept, copy.deepcopy(body))
+    _set(kept, "IsRead", "true")
+    return _deliver_message(conn, organizer, "sentitems", kept)
+
+
+def remove(conn, mailbox_id, reference_row):
+    """RemoveItem: an attendee takes a cancelled meeting out of the calendar."""
+    reference = etree.fromstring(reference_row["xml"])
+    mine = copy_in_calendar(conn, mailbox_id, reference.findtext(t("UID")))
+    if mine is not None:
+        copy_item = etree.fromstring(mine["xml"])
+        if copy_item.findtext(t("IsCancelled")) != "true":
+            raise EWSError("ErrorInvalidOperation", "Only a cancelled meeting can be removed from the calendar.")
+        items.discard(conn, mine, "MoveToDeletedItems")
+    items.discard(conn, reference_row, "MoveToDeletedItems")

@@ -1,0 +1,75 @@
+"""The meeting side of CreateItem, UpdateItem and DeleteItem: invitations sent with a
+calendar item, the response objects (AcceptItem, TentativelyAcceptItem, DeclineItem,
+CancelCalendarItem, RemoveItem), updates and cancellations sent to attendees.
+
+Microsoft's pages: "CreateItem operation (calendar item)", "AcceptItem", "DeclineItem",
+"CancelCalendarItem", "RemoveItem", "SendMeetingInvitations", "SendMeetingCancellations".
+"""
+from lxml import etree
+
+from ..model import items, meetings
+from ..wire.errors import EWSError
+from ..wire.ns import local, m, sub, t
+
+RESPONSE_OBJECTS = ("AcceptItem", "TentativelyAcceptItem", "DeclineItem", "CancelCalendarItem", "RemoveItem")
+SENDING_INVITATIONS = ("SendOnlyToAll", "SendToAllAndSaveCopy")
+SENDING_UPDATES = SENDING_INVITATIONS + ("SendOnlyToChanged", "SendToChangedAndSaveCopy")
+
+
+def create_response(ctx, element, disposition, message):
+    """CreateItem of a meeting response object; answers the saved copy, if any."""
+    kind = local(element)
+    reference = element.find(t("ReferenceItemId"))
+    if reference is None:
+        raise EWSError("ErrorMissingInformationReferenceItemId")
+    row = ctx.item(reference)
+    body = element.find(t("Body"))
+    if body is None and element.find(t("NewBodyContent")) is not None:
+        body = etree.Element(t("Body"), BodyType=element.find(t("NewBodyContent")).get("BodyType", "Text"))
+        body.text = element.find(t("NewBodyContent")).text
+    disposition = disposition or "SendAndSaveCopy"
+    if kind == "CancelCalendarItem":
+        if row["element"] != "CalendarItem":
+            raise EWSError("ErrorInvalidOperation", "CancelCalendarItem refers to a calendar item.")
+        saved = meetings.cancel(ctx.conn, row, body)
+    elif kind == "RemoveItem":
+        meetings.remove(ctx.conn, row["mailbox_id"], row)
+        saved = None
+    else:
+        saved = meetings.respond(ctx.conn, row["mailbox_id"], row, kind, body, send=disposition != "SaveOnly")
+    if saved is not None and disposition == "SendOnly":
+        items.delete(ctx.conn, saved)  # sent without a copy
+    elif saved is not None:
+        out = sub(message.find(m("Items")), t(saved["element"]))
+        sub(out, t("ItemId"), Id=items.item_id_text(saved), ChangeKey=saved["change_key"])
+
+
+def after_create(ctx, row, send_invitations):
+    """A new calendar item with attendees, saved with invitations to send."""
+    if row is None or row["element"] != "CalendarItem" or send_invitations not in SENDING_INVITATIONS:
+        return row
+    if not any(meetings.attendees(etree.fromstring(row["xml"]))):
+        return row
+    return meetings.invite(ctx.conn, row, row)
+
+
+def after_update(ctx, row, send_updates):
+    """An organizer's meeting changed with updates to send: attendees get the new version."""
+    if row["element"] != "CalendarItem" or send_updates not in SENDING_UPDATES or isinstance(row, dict):
+        return row
+    item = etree.fromstring(row["xml"])
+    if not any(meetings.attendees(item)) or not meetings.is_organizer(ctx.conn, row, item):
+        return row
+    return meetings.invite(ctx.conn, row, row, request_type="FullUpdate")
+
+
+def before_delete(ctx, row, send_cancellations):
+    """Deleting one's meeting with cancellations to send cancels it first; True if done."""
+    if row["element"] != "CalendarItem" or send_cancellations not in SENDING_INVITATIONS or isinstance(row, dict):
+        return False
+    item = etree.fromstring(row["xml"])
+    if not any(meetings.attendees(item)) or not meetings.is_organizer(ctx.conn, row, item):
+        return False
+    meetings.cancel(ctx.conn, row)
+    return True
+

@@ -1,0 +1,138 @@
+"""Meetings between sandbox users through exchangelib: invitation, responses, an update
+re-sent, cancellation and removal, with both mailboxes checked at each step; rooms that
+accept when free; GetRoomLists and GetRooms.
+
+Microsoft's pages: "How to: Create appointments and meetings by using EWS", "How to:
+Respond to meeting requests by using EWS", "How to: Cancel a meeting by using EWS",
+"GetRoomLists operation", "GetRooms operation".
+"""
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+from lxml import etree
+
+from exchangelib import Attendee, CalendarItem, EWSTimeZone, HTMLBody
+from exchangelib.errors import ErrorCalendarIsOrganizerForAccept, ErrorMissingInformationReferenceItemId, \
+    ErrorNameResolutionNoResults
+from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY, AcceptItem, MeetingCancellation, MeetingRequest, \
+    MeetingResponse
+
+from ews_sandbox.wire.ns import M, T
+
+from conftest import ALICE, BOB, CAROL, PASSWORD
+
+BERLIN = EWSTimeZone("Europe/Berlin")
+ATLAS, BOREALIS = "room-atlas@contoso.example", "room-borealis@contoso.example"
+
+
+@pytest.fixture
+def people(clean, connect):
+    accounts = {}
+    for address in (ALICE, BOB, CAROL):
+        accounts[address] = connect(address)
+        accounts[address].default_timezone = BERLIN
+    return accounts
+
+
+def _meeting(organizer, subject, start, attendees=(), resources=()):
+    item = CalendarItem(account=organizer, folder=organizer.calendar, subject=subject, start=start,
+                        end=start + timedelta(hours=1), location="Atlas",
+                        required_attendees=[Attendee(mailbox=a) for a in attendees] or None,
+                        resources=[Attendee(mailbox=r) for r in resources] or None,
+                        body=HTMLBody("<p>Agenda</p>"))
+    item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    return item
+
+
+def _responses(item):
+    return {a.mailbox.email_address: a.response_type for a in
+            (item.required_attendees or []) + (item.optional_attendees or []) + (item.resources or [])}
+
+
+def _remove_item(sandbox, user, notice):
+    envelope = (f'<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+                f'xmlns:m="{M}" xmlns:t="{T}"><s:Body><m:CreateItem MessageDisposition="SaveOnly"><m:Items>'
+                f'<t:RemoveItem><t:ReferenceItemId Id="{notice.id}"/></t:RemoveItem></m:Items></m:CreateItem>'
+                '</s:Body></s:Envelope>')
+    answer = requests.post(sandbox.ews_url, data=envelope.encode(), auth=(user, PASSWORD), verify=sandbox.ca_bundle)
+    assert etree.fromstring(answer.content).findtext(f".//{{{M}}}ResponseCode") == "NoError"
+
+
+def test_invite_accept_reschedule_cancel_round_trip(people, sandbox):
+    alice, bob, carol = people[ALICE], people[BOB], people[CAROL]
+    start = datetime(2026, 6, 2, 10, tzinfo=BERLIN)
+    meeting = _meeting(alice, "Planning", start, attendees=[BOB, CAROL])
+    meeting.refresh()
+
+    # each attendee: a request in the Inbox, a tentative copy in the Calendar
+    request = bob.inbox.get(subject="Planning")
+    assert isinstance(request, MeetingRequest)
+    assert request.meeting_request_type == "NewMeetingRequest" and request.start == start
+    bobs_copy = bob.calendar.get(subject="Planning")
+    assert (bobs_copy.my_response_type, bobs_copy.legacy_free_busy_status) == ("NoResponseReceived", "Tentative")
+    assert bobs_copy.organizer.email_address == ALICE and bobs_copy.uid == meeting.uid
+    assert bobs_copy.is_meeting is True
+    assert meeting.meeting_request_was_sent is True and meeting.my_response_type == "Organizer"
+    assert _responses(meeting) == {BOB: "Unknown", CAROL: "Unknown"}
+
+    # bob accepts with a message, carol declines without sending a response
+    request.accept(body="See you there")
+    carol.inbox.get(subject="Planning").decline(message_disposition="SaveOnly", folder=carol.drafts)
+    bobs_copy.refresh()
+    assert (bobs_copy.my_response_type, bobs_copy.legacy_free_busy_status) == ("Accept", "Busy")
+    assert bob.inbox.filter(subject="Planning").count() == 0  # an answered request leaves the Inbox
+    assert carol.calendar.filter(subject="Planning").count() == 0  # a declined meeting leaves the calendar
+    reply = alice.inbox.get(subject="Accepted: Planning")
+    assert isinstance(reply, MeetingResponse) and "See you there" in reply.body
+    meeting.refresh()
+    assert _responses(meeting) == {BOB: "Accept", CAROL: "Unknown"}  # carol's answer was never sent
+    assert carol.drafts.get(subject="Declined: Planning")
+
+    # the organizer reschedules: the update is re-sent and moves bob's copy
+    meeting.start, meeting.end = start + timedelta(hours=2), start + timedelta(hours=3)
+    meeting.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    update = bob.inbox.get(subject="Planning")
+    assert update.meeting_request_type == "FullUpdate"
+    bobs_copy.refresh()
+    assert bobs_copy.start == start + timedelta(hours=2)
+
+    # the organizer cancels: bob's copy is marked cancelled, then removed by bob
+    meeting.cancel()
+    assert alice.calendar.filter(subject="Planning").count() == 0
+    notice = bob.inbox.get(subject="Canceled: Planning")
+    assert isinstance(notice, MeetingCancellation)
+    bobs_copy.refresh()
+    assert bobs_copy.is_cancelled is True
+    _remove_item(sandbox, BOB, notice)  # exchangelib 5.6 has no RemoveItem: raw SOAP
+    assert bob.calendar.filter(subject__contains="Planning").count() == 0
+
+
+def test_responses_are_refused_where_exchange_refuses_them(people):
+    alice = people[ALICE]
+    meeting = _meeting(alice, "Own meeting", datetime(2026, 6, 3, 9, tzinfo=BERLIN), attendees=[BOB])
+    with pytest.raises(ErrorCalendarIsOrganizerForAccept):
+        meeting.accept()
+    with pytest.raises(ErrorMissingInformationReferenceItemId):
+        AcceptItem(account=alice).send()
+
+
+def test_rooms_accept_when_free_and_decline_when_booked(people):
+    alice, carol = people[ALICE], people[CAROL]
+    start = datetime(2026, 6, 4, 14, tzinfo=BERLIN)
+    first = _meeting(alice, "Board", start, attendees=[CAROL], resources=[ATLAS])
+    second = _meeting(carol, "Overlap", start + timedelta(minutes=30), resources=[ATLAS, BOREALIS])
+    first.refresh()
+    second.refresh()
+    assert _responses(first) == {CAROL: "Unknown", ATLAS: "Accept"}
+    assert _responses(second) == {ATLAS: "Decline", BOREALIS: "Accept"}
+
+
+def test_room_lists_and_rooms(people):
+    protocol = people[ALICE].protocol
+    lists = list(protocol.get_roomlists())
+    assert [(r.name, r.email_address) for r in lists] == [("Headquarters rooms", "rooms-hq@contoso.example")]
+    rooms = list(protocol.get_rooms("rooms-hq@contoso.example"))
+    assert [r.email_address for r in rooms] == [ATLAS, BOREALIS, "room-cosmos@contoso.example"]
+    with pytest.raises(ErrorNameResolutionNoResults):
+        list(protocol.get_rooms("nobody@contoso.example"))
