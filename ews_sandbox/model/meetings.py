@@ -267,7 +267,10 @@ def cancel(conn, organizer_row, body=None):
         raise EWSError("ErrorCalendarIsNotOrganizer")
     organizer = directory.user_by_id(conn, organizer_row["mailbox_id"])
     uid = item.findtext(t("UID"))
-    for _, _, address in attendees(item):
+    others = [a for _, _, a in attendees(item) if a.casefold() != organizer["email"].casefold()]
+    if not others:  # a cancellation is a message: it needs a recipient besides the organizer
+        raise EWSError("ErrorInvalidRecipients", "At least one recipient is required to send a cancellation.")
+    for address in others:
         user = directory.user_by_email(conn, address)
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue

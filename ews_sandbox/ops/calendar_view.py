@@ -27,6 +27,16 @@ def calendar_view(conn, folder, view):
     window_start, window_end = _calendar_window(view)
     if folder["element"] != "CalendarFolder":
         raise EWSError("ErrorCalendarFolderIsInvalidForCalendarView")
+    found = window_rows(conn, folder, window_start, window_end)
+    wanted = _max_entries(view)
+    rows = [row for *_, row in found[:wanted]]
+    return rows, {"TotalItemsInView": str(len(found)),
+                  "IncludesLastItemInRange": "true" if len(rows) == len(found) else "false"}
+
+
+def window_rows(conn, folder, window_start, window_end):
+    """(start, end, row) of the single items, occurrences and exceptions of a calendar
+    folder that overlap the window (aware UTC datetimes), by start time."""
     found = []
     for row in conn.execute("SELECT * FROM items WHERE folder_id = ? AND is_associated = 0 AND element = ?",
                             (folder["id"], "CalendarItem")):
@@ -36,17 +46,14 @@ def calendar_view(conn, folder, view):
             continue
         if child(item, "Recurrence") is None:
             if _overlaps(start, end, window_start, window_end):
-                found.append((start, row["id"], 0, row))
+                found.append((start, row["id"], 0, end, row))
             continue
         for index, original, start, end, exception in calendar.expand(conn, row, item, until=window_end):
             if _overlaps(start, end, window_start, window_end):
-                found.append((start, row["id"], index,
-                               calendar.occurrence_row(conn, row, index, original, exception, item)))
+                found.append((start, row["id"], index, end,
+                              calendar.occurrence_row(conn, row, index, original, exception, item)))
     found.sort(key=lambda entry: entry[:3])
-    wanted = _max_entries(view)
-    rows = [row for *_, row in found[:wanted]]
-    return rows, {"TotalItemsInView": str(len(found)),
-                  "IncludesLastItemInRange": "true" if len(rows) == len(found) else "false"}
+    return [(start, end, row) for start, _, _, end, row in found]
 
 
 def _overlaps(start, end, window_start, window_end):

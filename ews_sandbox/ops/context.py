@@ -15,7 +15,7 @@ READ_ONLY_OPERATIONS = frozenset({"ConvertId", "ExpandDL", "ExportItems", "FindF
                                   "GetFolder", "GetItem", "GetSearchableMailboxes", "GetServerTimeZones",
                                   "GetUserConfiguration", "ResolveNames", "GetInboxRules", "GetDelegate",
                                   "GetMailTips", "GetUserOofSettingsRequest", "SyncFolderHierarchy",
-                                  "SyncFolderItems", "GetRoomLists", "GetRooms"})
+                                  "SyncFolderItems", "GetRoomLists", "GetRooms", "GetUserAvailabilityRequest"})
 
 
 @dataclass
