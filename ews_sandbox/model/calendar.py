@@ -10,6 +10,7 @@ is kept beside the master.
 """
 import copy
 import functools
+import itertools
 import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -180,13 +181,12 @@ def occurrence_row(conn, master_row, index, original=None, exception=None, item=
     """The Occurrence at `index` of a series (found by expanding it when `original` is None)."""
     item = item if item is not None else etree.fromstring(master_row["xml"])
     if original is None:
-        series = series_of(item)
-        if series is None:
+        if child(item, "Recurrence") is None:
             raise EWSError("ErrorCalendarCannotUseIdForOccurrenceId")
-        found = next(((i, s) for i, s in series.local_starts() if i == index), None) if index >= 1 else None
-        if found is None or (not series.has_end and index > 10000):
+        series, starts = _pattern_starts(master_row["xml"], -(-max(index, 1) // 1000) * 1000)
+        if not 1 <= index <= len(starts):
             raise EWSError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange")
-        original = series.utc(found[1])
+        original = series.utc(starts[index - 1])
         exception = exceptions(conn, master_row["id"]).get(index)
         if exception is not None and exception["is_deleted"]:
             raise EWSError("ErrorCalendarOccurrenceIsDeletedFromRecurrence")
@@ -198,6 +198,14 @@ def occurrence_row(conn, master_row, index, original=None, exception=None, item=
     row.update(xml=xml, change_key=change_key, occurrence_kind=kind, instance_index=index,
                master_id=master_row["id"], original_start=utc_string(original))
     return row
+
+
+@functools.lru_cache(maxsize=32)
+def _pattern_starts(master_xml, count):
+    """(Series, its first `count` local starts) of a master's XML: GetItem of many occurrences
+    of one series (exchangelib fetches a view's items 100 at a time) expands it once."""
+    series = series_of(etree.fromstring(master_xml))
+    return series, [start for _, start in itertools.islice(series.local_starts(), count)]
 
 
 def _occurrence_xml(master, original):
