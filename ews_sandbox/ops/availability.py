@@ -128,7 +128,7 @@ def merged(events, start, end, interval):
 def _details(event, row, item):
     from ..model import calendar
     details = sub(event, t("CalendarEventDetails"))
-    sub(details, t("ID"), row["change_key"] and _hex_id(row))
+    sub(details, t("ID"), _hex_id(row))
     sub(details, t("Subject"), item.findtext(t("Subject")) or "")
     sub(details, t("Location"), item.findtext(t("Location")) or "")
     is_meeting = any(item.find(t(n)) is not None for n in ("RequiredAttendees", "OptionalAttendees", "Resources"))
