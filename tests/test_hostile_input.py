@@ -8,6 +8,7 @@ exchangelib where a real client shows the damage best.
 import base64
 import socket
 import ssl
+import threading
 import time
 from pathlib import Path
 
@@ -508,6 +509,67 @@ def test_impersonation_by_principal_name_is_honoured_and_by_sid_refused(clean, s
     assert response_code(answer) == ["ErrorImpersonationFailed"]
     answer = soap(sandbox, GET_INBOX, header=header(""))
     assert response_code(answer) == ["ErrorSchemaValidation"]
+
+
+# ---- 8: a streamed attachment's Content-Length holds --------------------------------------------
+
+def test_an_attachment_deleted_while_it_streams_still_arrives_whole(alice, sandbox, monkeypatch):
+    """The answer's Content-Length is counted in the request's read snapshot; the content
+    used to be read in a later one, so a delete in between cut the body short and the
+    client waited for the missing bytes until its timeout. The server is held just before
+    its first slice while the client, having read the head and the XML before the content,
+    hard-deletes the item; every byte must still come, from the request's snapshot."""
+    from exchangelib import FileAttachment, Message
+    from lxml import etree
+    from ews_sandbox.ops import attachments
+    content = bytes(range(256)) * (6 * 1024 * 1024 // 256)  # 8 slices of DeferredContent.SLICE
+    message = Message(account=alice, folder=alice.drafts, subject="big")
+    message.attach(FileAttachment(name="big.bin", content=content))
+    message.save()
+    attachment_id = message.attachments[0].attachment_id.id
+    streaming, deleted = threading.Event(), threading.Event()
+    original = attachments.DeferredContent.chunks
+
+    def held_chunks(self, conn):
+        streaming.set()
+        deleted.wait(10)
+        yield from original(self, conn)
+
+    monkeypatch.setattr(attachments.DeferredContent, "chunks", held_chunks)
+    get = f'<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{attachment_id}"/></m:AttachmentIds></m:GetAttachment>'
+    request = SOAP_ENVELOPE.format(header="", body=get).encode()
+    sock = tls_socket(sandbox)
+    sock.settimeout(3)  # a short body shows as a timeout, not a hang
+    try:
+        sock.sendall(b"POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml; charset=utf-8\r\n"
+                     + f"Authorization: {basic()}\r\nContent-Length: {len(request)}\r\n\r\n".encode() + request)
+        received = b""
+        while b"<t:Content>" not in received:  # the head and the body up to the streamed content
+            piece = sock.recv(65536)
+            assert piece, "the server closed before the content"
+            received += piece
+        assert streaming.wait(5)  # the server is at its first slice, holding there
+        head, _, body = received.partition(b"\r\n\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in head.decode("latin-1").split("\r\n")[1:])}
+        assert head.startswith(b"HTTP/1.1 200")
+        dropped = soap(sandbox, f'<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="{message.id}"/>'
+                                '</m:ItemIds></m:DeleteItem>')
+        assert response_code(dropped) == ["NoError"]
+        deleted.set()
+        length = int(headers["content-length"])
+        try:
+            while len(body) < length and (piece := sock.recv(1024 * 1024)):
+                body += piece
+        except TimeoutError:
+            pass
+    finally:
+        deleted.set()
+        sock.close()
+    assert len(body) == length, f"{len(body)} of the {length} bytes Content-Length announced"
+    [sent] = [e.text for e in etree.fromstring(body).iter() if _named(e, "Content")]
+    assert base64.b64decode(sent) == content
+    assert alice.drafts.all().count() == 0
 
 
 # ---- after every test: the server answers and the database is consistent ------------------------
