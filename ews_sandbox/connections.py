@@ -19,6 +19,7 @@ WORKERS = 32
 KEEP_ALIVE = 120        # seconds an idle keep-alive connection is kept
 READ_TIMEOUT = 10       # seconds one read (the handshake, a header line, a body piece) may stall
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; http.sys refuses larger ones with a 400
+LINGER_SECONDS, LINGER_BYTES = 0.5, 1024 * 1024  # what a refused client may still send before the close
 # A request body past this is refused before anything else, as IIS's request filtering
 # refuses a body over maxAllowedContentLength (404.13). 150 MB: Exchange Online's largest message.
 MAX_BODY_BYTES = 150 * 1024 * 1024
@@ -86,8 +87,17 @@ class _Request(server.HTTPRequest):
                 "Connection: close\r\n\r\n")
         try:
             self.conn.wfile.write((head + msg).encode("latin-1"))
+            self._drain()
         except OSError:
             pass
+
+    def _drain(self):
+        """A lingering close: read (and drop) what the client is still sending, briefly, so
+        that closing does not reset the connection before it has read the answer."""
+        self.conn.socket.settimeout(LINGER_SECONDS)
+        left = LINGER_BYTES
+        while left > 0 and self.conn.rfile.read1(min(left, 65536)):
+            left -= 65536
 
 
 class Connection(server.HTTPConnection):
