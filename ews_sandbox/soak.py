@@ -189,10 +189,21 @@ def _check_counts(ready):
             _, content = client.call(f'<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>'
                                      f'<m:FolderIds>{FOLDER.format(folder)}</m:FolderIds></m:GetFolder>')
             total = int((_values(content, "TotalCount") or ["-1"])[0])
-            _, content = client.call('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
-                                     f'</m:ItemShape><m:ParentFolderIds>{FOLDER.format(folder)}</m:ParentFolderIds>'
-                                     '</m:FindItem>')
-            listed = len(_values(content, "ItemId", "Id"))
+            listed = _listed(client, folder)
             if total != listed:
                 wrong.append(f"{user} {folder}: TotalCount {total}, FindItem {listed}")
     return wrong
+
+
+def _listed(client, folder, page=1000):
+    """The items FindItem lists, page by page (a FindItem answers at most 1,000)."""
+    listed = 0
+    while True:
+        _, content = client.call('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+                                 f'</m:ItemShape><m:IndexedPageItemView MaxEntriesReturned="{page}" Offset="{listed}" '
+                                 f'BasePoint="Beginning"/><m:ParentFolderIds>{FOLDER.format(folder)}'
+                                 '</m:ParentFolderIds></m:FindItem>')
+        found = len(_values(content, "ItemId", "Id"))
+        listed += found
+        if found < page:
+            return listed
