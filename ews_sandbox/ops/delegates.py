@@ -32,11 +32,7 @@ MEETING_DELIVERY = ("DelegatesOnly", "DelegatesAndMe", "DelegatesAndSendInformat
 
 def _owner(ctx, body):
     address = (body.findtext(f"{m('Mailbox')}/{t('EmailAddress')}") or "").strip()
-    row = directory.user_by_email(ctx.conn, address)
-    if row is None:
-        raise EWSError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
-    directory.check_access(ctx.conn, ctx.actor["id"], row["id"])
-    return row
+    return ctx.mailbox_row(directory.mailbox_for_address(ctx.conn, ctx.actor["id"], address))
 
 
 def _user(conn, user_id):

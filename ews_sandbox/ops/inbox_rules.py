@@ -32,11 +32,7 @@ def _mailbox(ctx, body):
     address = (body.findtext(m("MailboxSmtpAddress")) or "").strip()
     if not address:
         return ctx.mailbox_row()
-    row = directory.user_by_email(ctx.conn, address)
-    if row is None:
-        raise EWSError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
-    directory.check_access(ctx.conn, ctx.actor["id"], row["id"])
-    return row
+    return ctx.mailbox_row(directory.mailbox_for_address(ctx.conn, ctx.actor["id"], address))
 
 
 def get_inbox_rules(ctx, body):
