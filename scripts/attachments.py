@@ -26,7 +26,10 @@ import re
 import sys
 from pathlib import Path
 
+import ews_cli
 import ews_config
+import mail_query
+import send_once
 
 PIECE = 256 * 1024  # bytes read at a time from the streamed GetAttachment answer
 MAX_NAME_BYTES = 150
@@ -36,7 +39,7 @@ RESERVED = re.compile(r"(?i)(con|prn|aux|nul|com\d|lpt\d)(\..*)?")  # device nam
 def safe_name(name, fallback="attachment"):
     """A file name that can only land inside the target folder."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]  # drop any folder part: ../../x, C:\x
-    base = ews_config.visible(base, "_")  # no bidi override: invoice\u202efdp.exe must not show as ...exe.pdf
+    base = ews_cli.visible(base, "_")  # no bidi override: invoice\u202efdp.exe must not show as ...exe.pdf
     base = re.sub(r'[<>:"|?*]', "_", base).strip(" ").rstrip(" .")
     base = f"{fallback}.{base.lstrip('.')}" if base.startswith(".") else base  # not hidden; ".pdf" stays a PDF
     base = "_" + base if RESERVED.fullmatch(base) else base or fallback
@@ -84,7 +87,7 @@ def check_action(args):
     if args.action == "attach":
         if len(args.id) != 1 or not args.file:
             raise ews_config.ConfigError("attach needs one --id (the draft) and at least one --file")
-        args.file = [ews_config.check_file(path, "--file") for path in args.file]
+        args.file = [ews_cli.check_file(path, "--file") for path in args.file]
     elif args.file:
         raise ews_config.ConfigError(f"--file is for attach, not {args.action}")
     if args.action == "download":
@@ -119,31 +122,31 @@ def attach(account, args):
         raise ews_config.ConfigError(f"--id: {draft.subject!r} is not a draft; attach files to a draft only")
     rows = [{"draft_id": draft.id, "subject": draft.subject, "name": p.name, "size": p.stat().st_size}
             for p in args.file]
-    if not args.dry_run:  # one CreateAttachment per file, never twice (see ews_config.attach_once)
-        ews_config.attach_once(draft, [FileAttachment(name=path.name, content=path.read_bytes()) for path in args.file])
+    if not args.dry_run:  # one CreateAttachment per file, never twice (see send_once.attach_once)
+        send_once.attach_once(draft, [FileAttachment(name=path.name, content=path.read_bytes()) for path in args.file])
     return rows
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 1)[1]
     parser.add_argument("action", choices=("list", "download", "attach"))
-    ews_config.add_query_arguments(parser, skip=("has-attachments",))
+    mail_query.add_query_arguments(parser, skip=("has-attachments",))
     parser.add_argument("--out", default=".", metavar="DIR", help="download: the folder to save into (default .)")
     parser.add_argument("--file", action="append", default=[], metavar="PATH", help="attach: a file (repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="attach: check the draft and files, change nothing")
-    args = ews_config.parse_args(parser, argv, ews_config.check_query, check_action)
+    args = ews_cli.parse_args(parser, argv, mail_query.check_query, check_action)
 
     with ews_config.connect(args) as ews:
         account = ews.account()
         if args.action == "attach":
             rows, columns = attach(account, args), ["subject", "name", "size"]
         else:
-            if ews_config.ids_given(args):  # exactly these, even none
+            if mail_query.ids_given(args):  # exactly these, even none
                 messages = [(item_id, None) for item_id in args.id]
             else:
-                _, query = ews_config.message_query(account, args)
-                messages = list(ews_config.find_messages(query, ["subject"], args.limit))
+                _, query = mail_query.message_query(account, args)
+                messages = list(mail_query.find_messages(query, ["subject"], args.limit))
             out = Path(args.out)
             rows, columns = [], ["subject", "name", "size", "content_type", "inline"]
             for message in account.fetch(messages, only_fields=["subject", "attachments"]):  # GetItem, 100 a call
@@ -167,11 +170,11 @@ def main(argv=None):
                     rows.append(row)
 
     if args.json:
-        ews_config.print_json(rows)
+        ews_cli.print_json(rows)
     elif not rows:
         print("ews: no attachment found", file=sys.stderr)
     elif args.action != "download":
-        ews_config.print_table(rows, columns)
+        ews_cli.print_table(rows, columns)
         if args.action == "attach":
             print("(dry run: nothing attached)" if args.dry_run else f"attached {len(rows)} file(s)")
     return 0

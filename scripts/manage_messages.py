@@ -25,7 +25,10 @@ Examples:
 import argparse
 import sys
 
+import ews_cli
 import ews_config
+import ews_folders
+import mail_query
 
 ACTIONS = {"move": "moved", "copy": "copied", "archive": "archived", "delete": "deleted", "mark-read": "marked read",
            "mark-unread": "marked unread", "categorize": "categorized", "flag": "flagged", "unflag": "unflagged"}
@@ -44,12 +47,12 @@ def check_action(args):
     if args.action in ("move", "copy") and not args.to_folder:
         raise ews_config.ConfigError(f"{args.action} needs --to-folder PATH")
     if args.to_folder is not None:
-        ews_config.check_folder_path(args.to_folder, "--to-folder")
+        ews_cli.check_folder_path(args.to_folder, "--to-folder")
     if args.action == "categorize" and bool(args.set) == bool(args.add):
         raise ews_config.ConfigError("categorize needs --set NAME (replace) or --add NAME (keep the others), not both")
-    if args.action == "categorize" and args.add and ews_config.ids_given(args):
+    if args.action == "categorize" and args.add and mail_query.ids_given(args):
         raise ews_config.ConfigError("--add needs each message's current categories: choose with filters, or use --set")
-    if not ews_config.has_filters(args) and not args.all:
+    if not mail_query.has_filters(args) and not args.all:
         raise ews_config.ConfigError(f"no filter given: every message in {args.folder} would be "
                                      f"{ACTIONS[args.action]}; add filters, or --all if that is what you want")
     if args.chunk_size < 1:
@@ -91,7 +94,7 @@ def settle(account, args, target, call):
     from collections import Counter
     if args.action in ("move", "archive", "delete"):  # done: gone from where it was (a moved item gets a new id)
         def left(chunk):
-            found = account.fetch([(ews_config.failure_id(item), None) for item in chunk], only_fields=["id"])
+            found = account.fetch([(ews_cli.failure_id(item), None) for item in chunk], only_fields=["id"])
             return [item for item, now in zip(chunk, found) if not isinstance(now, Exception)]
         return call, left
     if args.action != "copy":
@@ -103,7 +106,7 @@ def settle(account, args, target, call):
 
     def keys(chunk):
         known = [item for item in chunk if not isinstance(item, tuple)] or \
-            account.fetch([(ews_config.failure_id(item), None) for item in chunk], only_fields=fields)
+            account.fetch([(ews_cli.failure_id(item), None) for item in chunk], only_fields=fields)
         return [None if isinstance(item, Exception) else (item.subject, item.datetime_received) for item in known]
 
     def counted(chunk):
@@ -124,10 +127,10 @@ def settle(account, args, target, call):
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
     parser.add_argument("action", choices=ACTIONS)
-    ews_config.add_query_arguments(parser)
+    mail_query.add_query_arguments(parser)
     parser.add_argument("--all", action="store_true", help="allow acting on every message of the folder")
     parser.add_argument("--to-folder", metavar="PATH", help="move/copy: the destination, e.g. Inbox/Done")
     parser.add_argument("--create-folder", action="store_true", help="create --to-folder if it does not exist")
@@ -139,7 +142,7 @@ def main(argv=None):
     parser.add_argument("--chunk-size", type=int, default=100, metavar="N",
                         help="messages per EWS request (default 100)")
     parser.add_argument("--dry-run", action="store_true", help="print how many and which; change nothing")
-    args = ews_config.parse_args(parser, argv, ews_config.check_query, check_action)
+    args = ews_cli.parse_args(parser, argv, mail_query.check_query, check_action)
 
     with ews_config.connect(args) as ews:
         from exchangelib import ExtendedProperty, Message
@@ -147,30 +150,30 @@ def main(argv=None):
         target = None
         if args.to_folder:  # checked before anything changes; --create-folder makes it (not in a dry run)
             try:
-                target = ews_config.folder_by_path(account, args.to_folder, "--to-folder",
+                target = ews_folders.folder_by_path(account, args.to_folder, "--to-folder",
                                                    create=args.create_folder and not args.dry_run)
             except ews_config.ConfigError:
                 if not (args.dry_run and args.create_folder):
                     raise
-        if ews_config.ids_given(args):  # exactly these ids, even none (an empty read_inbox.py --json list)
+        if mail_query.ids_given(args):  # exactly these ids, even none (an empty read_inbox.py --json list)
             items = [(item_id, None) for item_id in args.id]
-            source = ews_config.folder_by_path(account, args.folder) if args.action == "archive" else None
+            source = ews_folders.folder_by_path(account, args.folder) if args.action == "archive" else None
         else:
-            source, query = ews_config.message_query(account, args)
+            source, query = mail_query.message_query(account, args)
             fields = ["subject", "received", "from"] + (["categories"] if args.add else [])
-            items = list(ews_config.find_messages(query, fields, args.limit))
+            items = list(mail_query.find_messages(query, fields, args.limit))
         where = f" to {args.to_folder}" + ("" if target else " (created by the real run)") if args.to_folder else ""
 
         if args.dry_run:
             rows = [{"id": item[0]} if isinstance(item, tuple) else
-                    ews_config.message_row(item, ["id", "received", "from", "subject"]) for item in items]
+                    mail_query.message_row(item, ["id", "received", "from", "subject"]) for item in items]
             if args.json:
-                ews_config.print_json({"action": args.action, "dry_run": True, "count": len(items), "messages": rows})
+                ews_cli.print_json({"action": args.action, "dry_run": True, "count": len(items), "messages": rows})
             elif not items:
                 print("no messages match (dry run, nothing changed)")
             else:
                 print(f"would have {ACTIONS[args.action]} {len(items)} messages{where} (dry run, nothing changed)")
-                ews_config.print_table(rows, ["received", "from", "subject"] if not args.id else ["id"])
+                ews_cli.print_table(rows, ["received", "from", "subject"] if not args.id else ["id"])
             return 0
 
         if args.action in ("flag", "unflag"):
@@ -184,10 +187,10 @@ def main(argv=None):
             call, check = settle(account, args, target, call)
         else:
             check = None
-        report = ews_config.run_in_chunks(items, args.chunk_size, call, ACTIONS[args.action], check, ews)
+        report = ews_cli.run_in_chunks(items, args.chunk_size, call, ACTIONS[args.action], check, ews)
 
     if args.json:
-        ews_config.print_json({"action": args.action, **report.as_json()})
+        ews_cli.print_json({"action": args.action, **report.as_json()})
     else:
         print(report.summary() + where + (", each failure on stderr" if report.failed and not report.stopped else ""))
     return report.exit_code()

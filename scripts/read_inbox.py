@@ -15,7 +15,9 @@ Examples:
 import argparse
 import sys
 
+import ews_cli
 import ews_config
+import mail_query
 
 DEFAULT_FIELDS = ["id", "received", "from", "subject", "is_read", "has_attachments"]
 
@@ -23,34 +25,34 @@ DEFAULT_FIELDS = ["id", "received", "from", "subject", "is_read", "has_attachmen
 def check_fields(args):
     """--fields a,b c -> ['id', 'a', 'b', 'c']; the table shows id only when it is asked for."""
     asked = [name for value in args.fields or [] for name in value.split(",") if name]
-    unknown = [name for name in asked if name not in ews_config.MESSAGE_FIELDS]
+    unknown = [name for name in asked if name not in mail_query.MESSAGE_FIELDS]
     if unknown:
         raise ews_config.ConfigError(f"--fields {', '.join(unknown)}: choose from "
-                                     f"{', '.join(ews_config.MESSAGE_FIELDS)}")
+                                     f"{', '.join(mail_query.MESSAGE_FIELDS)}")
     args.columns = asked or [name for name in DEFAULT_FIELDS if name != "id"]
     args.fields = ["id"] + [name for name in asked or DEFAULT_FIELDS if name != "id"]
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
-    ews_config.add_query_arguments(parser, limit=20)
+    mail_query.add_query_arguments(parser, limit=20)
     parser.add_argument("--fields", nargs="+", metavar="FIELD",
-                        help=f"fields to show (comma or space separated): {', '.join(ews_config.MESSAGE_FIELDS)}")
+                        help=f"fields to show (comma or space separated): {', '.join(mail_query.MESSAGE_FIELDS)}")
     parser.add_argument("--body", action="store_true", help="include each body as plain text")
-    args = ews_config.parse_args(parser, argv, ews_config.check_query, check_fields)
+    args = ews_cli.parse_args(parser, argv, mail_query.check_query, check_fields)
 
     with ews_config.connect(args) as ews:
         account = ews.account()
-        wanted = [ews_config.MESSAGE_FIELDS[name] for name in args.fields if name != "id"]
-        if ews_config.ids_given(args):  # chosen by id (even none): GetItem, which answers each id on its own
+        wanted = [mail_query.MESSAGE_FIELDS[name] for name in args.fields if name != "id"]
+        if mail_query.ids_given(args):  # chosen by id (even none): GetItem, which answers each id on its own
             found = list(account.fetch([(item_id, None) for item_id in args.id], only_fields=wanted))
         else:
-            _, query = ews_config.message_query(account, args)
-            found = list(ews_config.find_messages(query, args.fields, args.limit))
+            _, query = mail_query.message_query(account, args)
+            found = list(mail_query.find_messages(query, args.fields, args.limit))
         missing = [(item_id, error) for item_id, error in zip(args.id, found) if isinstance(error, Exception)]
         messages = [item for item in found if not isinstance(item, Exception)]
-        rows = [ews_config.message_row(item, args.fields) for item in messages]
+        rows = [mail_query.message_row(item, args.fields) for item in messages]
         if args.body and messages:  # bodies are not in FindItem answers: GetItem, 100 ids a request
             for row, full in zip(rows, account.fetch(messages, only_fields=["text_body"])):
                 row["body"] = None if isinstance(full, Exception) else full.text_body
@@ -58,11 +60,11 @@ def main(argv=None):
     for item_id, error in missing:
         print(f"ews: --id {item_id}: {type(error).__name__}: {error}", file=sys.stderr)
     if args.json:
-        ews_config.print_json(rows)
+        ews_cli.print_json(rows)
     elif not rows:
         print("ews: no message matches", file=sys.stderr)
     else:
-        ews_config.print_table(rows, args.columns)
+        ews_cli.print_table(rows, args.columns)
         for row in rows if args.body else []:
             print(f"\n---- {row.get('subject') or '(no subject)'}\n{(row['body'] or '').strip()}")
     return 1 if missing else 0

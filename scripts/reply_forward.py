@@ -22,7 +22,10 @@ import argparse
 import sys
 import uuid
 
+import ews_cli
 import ews_config
+import mail_query
+import send_once
 
 PREFIX = {"reply": "RE: ", "reply-all": "RE: ", "forward": "FW: "}
 SELECTORS = ("unread", "sender", "subject", "body_contains", "since", "until", "has_attachments", "category",
@@ -34,7 +37,7 @@ def check_answer(args):
                        for kind in ("to", "cc", "bcc")}
     for kind, addresses in args.recipients.items():
         for address in addresses:
-            ews_config.check_address(address, f"--{kind}")
+            ews_cli.check_address(address, f"--{kind}")
     if len(args.id) > 1:
         raise ews_config.ConfigError("--id: give one message to answer")
     if not args.id and not any(getattr(args, name) for name in SELECTORS):
@@ -45,8 +48,8 @@ def check_answer(args):
     if args.action == "reply-all" and any(args.recipients.values()):
         raise ews_config.ConfigError("reply-all answers the original recipients; use reply with --cc to add people")
     if args.new_subject is not None:
-        ews_config.check_length(args.new_subject, "--new-subject", ews_config.NAME_MAX)
-    ews_config.check_body_and_files(args)
+        ews_cli.check_length(args.new_subject, "--new-subject", ews_cli.NAME_MAX)
+    ews_cli.check_body_and_files(args)
 
 
 def choose(account, args):
@@ -55,8 +58,8 @@ def choose(account, args):
     if args.id:
         chosen = (args.id[0], None)
     else:
-        _, query = ews_config.message_query(account, args)
-        chosen = next(iter(ews_config.find_messages(query, ["subject"], limit=1)), None)
+        _, query = mail_query.message_query(account, args)
+        chosen = next(iter(mail_query.find_messages(query, ["subject"], limit=1)), None)
         if chosen is None:
             raise ews_config.ServerError(f"no message in {args.folder} matches the filters; nothing was sent")
     [found] = account.fetch([chosen], only_fields=["subject", "author", "reply_to", "to_recipients", "cc_recipients",
@@ -67,10 +70,10 @@ def choose(account, args):
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
     parser.add_argument("action", choices=("reply", "reply-all", "forward"))
-    ews_config.add_query_arguments(parser, skip=("to", "ids-from", "order", "limit"))
+    mail_query.add_query_arguments(parser, skip=("to", "ids-from", "order", "limit"))
     answer = parser.add_argument_group("the answer")
     for kind in ("to", "cc", "bcc"):
         answer.add_argument(f"--{kind}", action="append", default=[], metavar="ADDR",
@@ -84,7 +87,7 @@ def main(argv=None):
     answer.add_argument("--draft", action="store_true", help="save the answer in Drafts instead of sending it")
     answer.add_argument("--send-once-key", metavar="KEY", help="send only if no message with KEY is in Sent Items")
     answer.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
-    args = ews_config.parse_args(parser, argv, ews_config.check_query, check_answer)
+    args = ews_cli.parse_args(parser, argv, mail_query.check_query, check_answer)
 
     with ews_config.connect(args) as ews:
         from exchangelib import Body, FileAttachment, HTMLBody, Message
@@ -92,7 +95,7 @@ def main(argv=None):
         original = choose(account, args)
         subject = args.new_subject or original.subject or ""
         if not args.new_subject and not subject.upper().startswith(PREFIX[args.action].strip()):
-            subject = (PREFIX[args.action] + subject)[:ews_config.NAME_MAX]  # exchangelib refuses a longer one
+            subject = (PREFIX[args.action] + subject)[:ews_cli.NAME_MAX]  # exchangelib refuses a longer one
         body = HTMLBody(args.text) if args.html else Body(args.text)
         to, cc, bcc = (args.recipients[kind] or None for kind in ("to", "cc", "bcc"))
         me = account.primary_smtp_address.lower()
@@ -113,32 +116,32 @@ def main(argv=None):
         else:
             response = original.create_forward(subject, body, to, cc, bcc)
         key = args.send_once_key or uuid.uuid4().hex
-        response = ews_config.with_send_once_key(response, key)
-        about = ews_config.message_row(original, ["id", "received", "from", "subject"])
+        response = send_once.with_send_once_key(response, key)
+        about = mail_query.message_row(original, ["id", "received", "from", "subject"])
         result = {"action": args.action, "original": about, "subject": subject, **args.recipients,
                   "to_recipients": [getattr(p, "email_address", p) for p in response.to_recipients or []],
                   "attachments": [p.name for p in args.attach], "send_once_key": key}
         if args.dry_run:
             result["status"] = "dry run"
-        elif args.send_once_key and ews_config.already_sent(account.sent, key):
+        elif args.send_once_key and send_once.already_sent(account.sent, key):
             result["status"] = "already sent"
         elif args.attach or args.draft:
             saved = []  # CreateItem SaveOnly: a draft tied to the original
-            ews_config.send_once(lambda: saved.append(response.save(account.drafts)), key, account.drafts, "the draft")
+            send_once.send_once(lambda: saved.append(response.save(account.drafts)), key, account.drafts, "the draft")
             draft = account.drafts.get(send_once_key=key) if not saved else \
                 Message(account=account, folder=account.drafts, id=saved[0].id, changekey=saved[0].changekey)
-            ews_config.attach_once(draft, [FileAttachment(name=p.name, content=p.read_bytes()) for p in args.attach])
+            send_once.attach_once(draft, [FileAttachment(name=p.name, content=p.read_bytes()) for p in args.attach])
             if args.draft:
                 result["status"], result["draft_id"] = "saved", draft.id
             else:
-                ews_config.send_once(draft.send, key, account.sent)  # SendItem, copy to Sent Items
+                send_once.send_once(draft.send, key, account.sent)  # SendItem, copy to Sent Items
                 result["status"] = "sent"
         else:
-            ews_config.send_once(response.send, key, account.sent)  # CreateItem SendAndSaveCopy
+            send_once.send_once(response.send, key, account.sent)  # CreateItem SendAndSaveCopy
             result["status"] = "sent"
 
     if args.json:
-        ews_config.print_json(result)
+        ews_cli.print_json(result)
     else:
         about = result["original"]
         about = f"{about['subject']!r} from {about['from']} ({about['received']})"

@@ -26,7 +26,9 @@ import mimetypes
 import sys
 import uuid
 
+import ews_cli
 import ews_config
+import send_once
 
 
 def check_message(args):
@@ -35,14 +37,14 @@ def check_message(args):
                        for kind in ("to", "cc", "bcc", "reply_to")}
     for kind, addresses in args.recipients.items():
         for address in addresses:
-            ews_config.check_address(address, "--" + kind.replace("_", "-"))
+            ews_cli.check_address(address, "--" + kind.replace("_", "-"))
     if not any(args.recipients[kind] for kind in ("to", "cc", "bcc")) and not args.draft:
         raise ews_config.ConfigError("--to, --cc or --bcc: give at least one recipient (or save with --draft)")
     if args.draft and args.no_save_copy:
         raise ews_config.ConfigError("--no-save-copy applies to sending; a --draft is always saved")
-    ews_config.check_length(args.subject, "--subject", ews_config.NAME_MAX)
-    ews_config.check_body_and_files(args)
-    args.inline_image = [ews_config.check_file(path, "--inline-image") for path in args.inline_image]
+    ews_cli.check_length(args.subject, "--subject", ews_cli.NAME_MAX)
+    ews_cli.check_body_and_files(args)
+    args.inline_image = [ews_cli.check_file(path, "--inline-image") for path in args.inline_image]
     if args.inline_image and not args.html:
         raise ews_config.ConfigError('--inline-image needs an HTML body (--html) that shows it: <img src="cid:NAME">')
     for path in args.inline_image:
@@ -68,7 +70,7 @@ def attachment(path, inline=False):
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
     for kind in ("to", "cc", "bcc"):
         parser.add_argument(f"--{kind}", action="append", default=[], metavar="ADDR",
@@ -89,11 +91,11 @@ def main(argv=None):
     parser.add_argument("--send-once-key", metavar="KEY", help="send only if no message with KEY is in Sent Items "
                         "(default: a new random key)")
     parser.add_argument("--dry-run", action="store_true", help="print what would be sent; connect to nothing")
-    args = ews_config.parse_args(parser, argv, check_message)
+    args = ews_cli.parse_args(parser, argv, check_message)
     result = plan(args)
     if args.dry_run:
         if args.json:
-            ews_config.print_json(result)
+            ews_cli.print_json(result)
         else:
             print(f"would {result['action']} (dry run, nothing sent):")
             for key, value in result.items():
@@ -106,7 +108,7 @@ def main(argv=None):
     with ews_config.connect(args) as ews:
         from exchangelib import Body, HTMLBody, Message
         account = ews.account()
-        ews_config.register_send_once_key()  # Message.send_once_key: see "Send once" above
+        send_once.register_send_once_key()  # Message.send_once_key: see "Send once" above
         key = args.send_once_key or uuid.uuid4().hex
         copies = account.drafts if args.draft else None if args.no_save_copy else account.sent
         message = Message(
@@ -118,17 +120,17 @@ def main(argv=None):
             send_once_key=key)
         message.attach([attachment(p) for p in args.attach] + [attachment(p, inline=True) for p in args.inline_image])
         result["send_once_key"] = key
-        if args.send_once_key and ews_config.already_sent(copies, key):
+        if args.send_once_key and send_once.already_sent(copies, key):
             result["status"] = "already sent"  # by an earlier run with this key: nothing is sent
         elif args.draft:
-            ews_config.send_once(message.save, key, copies, "the draft")  # CreateItem SaveOnly in Drafts
+            send_once.send_once(message.save, key, copies, "the draft")  # CreateItem SaveOnly in Drafts
             result["id"] = message.id or copies.get(send_once_key=key).id  # found there after a lost answer
         else:
             # CreateItem SendAndSaveCopy (or SendOnly)
-            ews_config.send_once(lambda: message.send(save_copy=not args.no_save_copy), key, copies)
+            send_once.send_once(lambda: message.send(save_copy=not args.no_save_copy), key, copies)
     result.setdefault("status", "saved" if args.draft else "sent")
     if args.json:
-        ews_config.print_json(result)
+        ews_cli.print_json(result)
     elif result["status"] == "already sent":
         print(f"not sent: a message with send-once key {key} is already in {copies.name}")
     elif args.draft:

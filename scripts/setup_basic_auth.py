@@ -11,13 +11,14 @@ EWS_PASSWORD, and EWS_SERVER or EWS_SERVICE_ENDPOINT (autodiscover when neither)
 """
 import sys
 
+import ews_cli
 import ews_config
 
 COVERED = ("sandbox", "basic", "ntlm")
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--auth", choices=("basic", "ntlm"),
                         help="password scheme to try against the sandbox (default: basic)")
     args = parser.parse_args(argv)
@@ -26,7 +27,7 @@ def main(argv=None):
             raise ews_config.ConfigError(f"EWS_AUTH={ews.settings.mode} is not a password mode; "
                                          f"run {ews_config.SETUP_SCRIPT[ews.settings.mode]} instead")
         scheme = args.auth if ews.settings.mode == "sandbox" else ews.settings.mode
-        ews_config.report_sign_in(ews.account(auth_type=scheme or "basic"), scheme or "basic", args.json)
+        ews_cli.report_sign_in(ews.account(auth_type=scheme or "basic"), scheme or "basic", args.json)
     return 0
 
 

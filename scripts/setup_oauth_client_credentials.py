@@ -11,19 +11,20 @@ permission full_access_as_app of "Office 365 Exchange Online" with admin consent
 """
 import sys
 
+import ews_cli
 import ews_config
 
 MODE = "oauth-app"
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
     with ews_config.connect(args) as ews:
         if ews.settings.mode not in ("sandbox", MODE):
             raise ews_config.ConfigError(f"EWS_AUTH={ews.settings.mode} is not app-only; "
                                          f"run {ews_config.SETUP_SCRIPT[ews.settings.mode]} instead")
-        ews_config.report_sign_in(ews.account(auth_type=MODE), MODE, args.json)
+        ews_cli.report_sign_in(ews.account(auth_type=MODE), MODE, args.json)
     return 0
 
 

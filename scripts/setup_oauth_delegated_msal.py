@@ -15,13 +15,14 @@ EWS_PASSWORD. The app needs the delegated permission EWS.AccessAsUser.All of
 """
 import sys
 
+import ews_cli
 import ews_config
 
 FLOWS = {"interactive": "msal-interactive", "device-code": "msal-device-code", "password": "oauth-delegated"}
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--flow", choices=sorted(FLOWS), help="sign-in flow to try against the sandbox "
                         "(default: device-code); with EWS_AUTH set, EWS_AUTH decides")
     args = parser.parse_args(argv)
@@ -32,7 +33,7 @@ def main(argv=None):
         elif mode not in FLOWS.values():
             raise ews_config.ConfigError(f"EWS_AUTH={mode} is not a delegated OAuth mode; "
                                          f"run {ews_config.SETUP_SCRIPT.get(mode, 'setup_basic_auth.py')} instead")
-        ews_config.report_sign_in(ews.account(auth_type=mode), mode, args.json)
+        ews_cli.report_sign_in(ews.account(auth_type=mode), mode, args.json)
     return 0
 
 

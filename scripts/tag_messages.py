@@ -17,7 +17,9 @@ Examples:
 import argparse
 import sys
 
+import ews_cli
 import ews_config
+import mail_query
 
 PROPERTY_SET = "8d3f1c52-6f0e-4b7a-9c1d-2e4a5b6c7d80"  # this bundle's names; make a GUID of your own (uuid4)
 COLUMNS = ["received", "from", "subject", "tag"]
@@ -28,7 +30,7 @@ def check_tag(args):
         raise ews_config.ConfigError("--name: give the property a name, e.g. ProcessedBy")
     if args.action == "tag" and not args.value:
         raise ews_config.ConfigError("tag needs --value TEXT")
-    if args.action == "tag" and not ews_config.has_filters(args) and not args.all:
+    if args.action == "tag" and not mail_query.has_filters(args) and not args.all:
         raise ews_config.ConfigError(f"no filter given: every message in {args.folder} would be tagged; "
                                      "add filters, or --all")
     if args.chunk_size < 1:
@@ -39,12 +41,12 @@ def choose(account, args):
     """(messages with their tag, [((id, None), error)] for ids not found). By --id/--ids-from:
     exactly those ids (GetItem); else the query (FindItem). find and untag keep the messages
     that carry the tag (with --value: that value); the query asks the server for that."""
-    if not ews_config.ids_given(args):
-        _, query = ews_config.message_query(account, args)
+    if not mail_query.ids_given(args):
+        _, query = mail_query.message_query(account, args)
         if args.action != "tag":
             query = query.filter(tag=args.value) if args.value else query.filter(tag__exists=True)
-        return list(ews_config.find_messages(query, ["id"] + COLUMNS, args.limit)), []
-    fields = [ews_config.MESSAGE_FIELDS.get(name, name) for name in COLUMNS]
+        return list(mail_query.find_messages(query, ["id"] + COLUMNS, args.limit)), []
+    fields = [mail_query.MESSAGE_FIELDS.get(name, name) for name in COLUMNS]
     found = list(account.fetch([(item_id, None) for item_id in args.id], only_fields=fields))
     missing = [((item_id, None), error) for item_id, error in zip(args.id, found) if isinstance(error, Exception)]
     for (item_id, _), error in missing:
@@ -56,16 +58,16 @@ def choose(account, args):
 
 
 def main(argv=None):
-    parser = ews_config.parser(__doc__.splitlines()[0])
+    parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
     parser.add_argument("action", choices=("tag", "find", "untag"))
     parser.add_argument("--name", required=True, help="the property's name (in PROPERTY_SET)")
     parser.add_argument("--value", metavar="TEXT", help="tag: the value to set; find/untag: only this value")
-    ews_config.add_query_arguments(parser, skip=("to",))
+    mail_query.add_query_arguments(parser, skip=("to",))
     parser.add_argument("--all", action="store_true", help="tag: allow tagging every message of the folder")
     parser.add_argument("--chunk-size", type=int, default=100, metavar="N", help="messages per EWS request")
     parser.add_argument("--dry-run", action="store_true", help="tag/untag: print which messages; change nothing")
-    args = ews_config.parse_args(parser, argv, ews_config.check_query, check_tag)
+    args = ews_cli.parse_args(parser, argv, mail_query.check_query, check_tag)
 
     with ews_config.connect(args) as ews:
         from exchangelib import ExtendedProperty, Message
@@ -80,28 +82,28 @@ def main(argv=None):
         Message.register("tag", Tag)  # now a field like any other: filter(tag=...), only("tag")
         account = ews.account()
         items, missing = choose(account, args)
-        report = ews_config.Report(items, f"{args.action}ged")
+        report = ews_cli.Report(items, f"{args.action}ged")
         if args.action != "find" and not args.dry_run:
             for item in items:
                 item.tag = args.value if args.action == "tag" else None  # None: UpdateItem deletes the property
                 item.changekey = None  # no conflict check: a resent update must not fail on its own first change
-            report = ews_config.run_in_chunks(
+            report = ews_cli.run_in_chunks(
                 items, args.chunk_size,
                 lambda chunk: account.bulk_update([(item, ["tag"]) for item in chunk], chunk_size=args.chunk_size),
                 f"{args.action}ged", lambda chunk: chunk, ews)
-        rows = [ews_config.message_row(item, ["id"] + COLUMNS) for item in items]
+        rows = [mail_query.message_row(item, ["id"] + COLUMNS) for item in items]
 
     report.items, report.failed = items + [item for item, _ in missing], missing + report.failed  # an id not found
     failed = report.failed  # ... counts as a failed message
     if args.json:
-        ews_config.print_json(rows if args.action == "find" else {
+        ews_cli.print_json(rows if args.action == "find" else {
             "action": args.action, "dry_run": args.dry_run, **report.as_json(), "messages": rows})
     elif args.dry_run and not rows:
         print("no messages match (dry run, nothing changed)")
     elif args.action == "find" or args.dry_run:
         if args.dry_run:
             print(f"would {args.action} {len(items)} messages (dry run, nothing changed)")
-        ews_config.print_table(rows, COLUMNS) if rows else print("ews: no message matches", file=sys.stderr)
+        ews_cli.print_table(rows, COLUMNS) if rows else print("ews: no message matches", file=sys.stderr)
     else:
         print(f"{report.summary()} ({args.name})"
               + (", each failure on stderr" if failed and not report.stopped else ""))

@@ -21,9 +21,9 @@ from conftest import ALICE, BOB, PASSWORD
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-import ews_config  # noqa: E402
+import ews_cli  # noqa: E402
 
-NAMES = sorted(p.stem for p in SCRIPTS.glob("*.py") if p.stem != "ews_config")
+NAMES = sorted(p.stem for p in SCRIPTS.glob("*.py") if "__main__" in p.read_text())
 EXAMPLES = int(os.environ.get("EWS_PROPERTY_EXAMPLES", "12"))
 COUNTS = {"runs": 0, "exit": {0: 0, 1: 0, 2: 0}}
 REASONS = collections.Counter()  # EWS_PROPERTY_WHY=1: the commonest refusals (exit 2), to tune the strategies
@@ -71,18 +71,18 @@ def parser_of(name):
     """The script's ArgumentParser, as its main() builds it."""
     module = __import__(name)
     made = []
-    original = ews_config.parser
+    original = ews_cli.parser
 
     def recording(description):
         made.append(original(description))
         return made[-1]
 
-    ews_config.parser = recording
+    ews_cli.parser = recording
     try:
         with contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit):
             module.main(["--help"])
     finally:
-        ews_config.parser = original
+        ews_cli.parser = original
     return module, made[-1]
 
 
