@@ -18,6 +18,8 @@ Examples:
   attachments.py list --from bob@contoso.example --since 30d
   attachments.py download --folder Inbox/Projects --subject invoice --out ./invoices --json
   attachments.py attach --id AAMk... --file report.pdf --file data.csv
+
+Copy with: ews_config.py, ews_cli.py, ews_folders.py, mail_query.py, send_once.py (from scripts/; requirements.txt)
 """
 import argparse
 import itertools
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import ews_cli
 import ews_config
+import ews_folders
 import mail_query
 import send_once
 
@@ -145,7 +148,10 @@ def main(argv=None):
             if mail_query.ids_given(args):  # exactly these, even none
                 messages = [(item_id, None) for item_id in args.id]
             else:
-                _, query = mail_query.message_query(account, args)
+                folder = ews_folders.folder_by_path(account, args.folder)
+                texts, lookups = mail_query.restriction(args)  # is_read=False, author=..., subject__icontains=...
+                query = folder.filter(*texts, **lookups).order_by(mail_query.sort_field(args))  # lazy: nothing sent yet
+                # one FindItem per 1,000; iterating the QuerySet: per 100, and GetItem for From
                 messages = list(mail_query.find_messages(query, ["subject"], args.limit))
             out = Path(args.out)
             rows, columns = [], ["subject", "name", "size", "content_type", "inline"]

@@ -5,7 +5,6 @@ Copy it with the mail script that imports it, beside ews_config.py, ews_cli.py a
 """
 from ews_cli import EWS_ID, check_address, check_folder_path, parse_when, read_ids
 from ews_config import ConfigError
-from ews_folders import folder_by_path
 
 
 # What a listing can show (output name: exchangelib Message field). FindItem returns all of them.
@@ -95,24 +94,28 @@ def has_filters(args):
     return ids_given(args) or any(getattr(args, name, None) for name in names)
 
 
-def message_query(account, args):
-    """(folder, QuerySet) for the query flags, sorted and not yet sent."""
-    get = lambda name: getattr(args, name, None)  # noqa: E731
-    folder = folder_by_path(account, get("folder") or "Inbox")
-    if get("recipient"):  # EWS can filter on recipients only through the search string (AQS)
+def restriction(args):
+    """The selecting flags as what QuerySet.filter() takes: field lookups such as is_read=False,
+    author="bob@contoso.example", subject__icontains="invoice", datetime_received__gte=<UTC datetime>;
+    with --to, Exchange's search string instead (AQS: EWS filters on recipients only there)."""
+    get = lambda name: getattr(args, name, None)  # noqa: E731 - scripts skip some flags
+    if get("recipient"):
         terms = [f"to:{args.recipient}"] + [f'{key}:"{get(name)}"' for key, name in (
             ("from", "sender"), ("subject", "subject"), ("body", "body_contains")) if get(name)]
-        query = folder.filter(" ".join(terms + [f'category:"{name}"' for name in get("category") or []]))
-    else:
-        filters = {"is_read": False if get("unread") else None, "author": get("sender"),
-                   "subject__icontains": get("subject"), "body__icontains": get("body_contains"),
-                   "datetime_received__gte": get("since"), "datetime_received__lt": get("until"),
-                   "has_attachments": True if get("has_attachments") else None,
-                   "categories__contains": get("category") or None,
-                   "importance": get("importance") and get("importance").capitalize()}
-        query = folder.filter(**{key: value for key, value in filters.items() if value is not None})
-    order = get("order") or "-received"
-    return folder, query.order_by(("-" if order.startswith("-") else "") + SORT_FIELDS[order.lstrip("-")])
+        return (" ".join(terms + [f'category:"{name}"' for name in get("category") or []]),), {}
+    lookups = {"is_read": False if get("unread") else None, "author": get("sender"),
+               "subject__icontains": get("subject"), "body__icontains": get("body_contains"),
+               "datetime_received__gte": get("since"), "datetime_received__lt": get("until"),
+               "has_attachments": True if get("has_attachments") else None,
+               "categories__contains": get("category") or None,
+               "importance": get("importance") and get("importance").capitalize()}
+    return (), {key: value for key, value in lookups.items() if value is not None}
+
+
+def sort_field(args):
+    """--order as order_by() takes it: '-received' -> '-datetime_received'."""
+    order = getattr(args, "order", None) or "-received"
+    return ("-" if order.startswith("-") else "") + SORT_FIELDS[order.lstrip("-")]
 
 
 def find_messages(query, names, limit=None):

@@ -21,6 +21,8 @@ Examples:
   manage_messages.py delete --folder Inbox/Old --until 2025-01-01 --mode soft --dry-run
   manage_messages.py categorize --subject invoice --add Finance
   read_inbox.py --unread --json > ids.json; manage_messages.py mark-read --ids-from ids.json
+
+Copy with: ews_config.py, ews_cli.py, ews_folders.py, mail_query.py (from scripts/; requirements.txt)
 """
 import argparse
 import sys
@@ -159,8 +161,11 @@ def main(argv=None):
             items = [(item_id, None) for item_id in args.id]
             source = ews_folders.folder_by_path(account, args.folder) if args.action == "archive" else None
         else:
-            source, query = mail_query.message_query(account, args)
+            source = ews_folders.folder_by_path(account, args.folder)
+            texts, lookups = mail_query.restriction(args)  # is_read=False, author=..., subject__icontains=...
+            query = source.filter(*texts, **lookups).order_by(mail_query.sort_field(args))  # lazy: nothing sent yet
             fields = ["subject", "received", "from"] + (["categories"] if args.add else [])
+            # one FindItem per 1,000; iterating the QuerySet: per 100, and GetItem for From
             items = list(mail_query.find_messages(query, fields, args.limit))
         where = f" to {args.to_folder}" + ("" if target else " (created by the real run)") if args.to_folder else ""
 

@@ -11,12 +11,15 @@ Examples:
   read_inbox.py --folder Inbox/Projects --from bob@contoso.example --json
   read_inbox.py --subject invoice --order -size --fields received,subject,size --limit 5
   read_inbox.py --id AAMk... --body
+
+Copy with: ews_config.py, ews_cli.py, ews_folders.py, mail_query.py (from scripts/; requirements.txt)
 """
 import argparse
 import sys
 
 import ews_cli
 import ews_config
+import ews_folders
 import mail_query
 
 DEFAULT_FIELDS = ["id", "received", "from", "subject", "is_read", "has_attachments"]
@@ -48,7 +51,10 @@ def main(argv=None):
         if mail_query.ids_given(args):  # chosen by id (even none): GetItem, which answers each id on its own
             found = list(account.fetch([(item_id, None) for item_id in args.id], only_fields=wanted))
         else:
-            _, query = mail_query.message_query(account, args)
+            folder = ews_folders.folder_by_path(account, args.folder)
+            texts, lookups = mail_query.restriction(args)  # is_read=False, author=..., subject__icontains=...
+            query = folder.filter(*texts, **lookups).order_by(mail_query.sort_field(args))  # lazy: nothing sent yet
+            # one FindItem per 1,000; iterating the QuerySet: per 100, and GetItem for From
             found = list(mail_query.find_messages(query, args.fields, args.limit))
         missing = [(item_id, error) for item_id, error in zip(args.id, found) if isinstance(error, Exception)]
         messages = [item for item in found if not isinstance(item, Exception)]

@@ -17,6 +17,8 @@ Examples:
   reply_forward.py reply --from bob@contoso.example --subject "Weekly status" --body "Thanks, noted."
   reply_forward.py reply-all --id AAMk... --body-file answer.html
   reply_forward.py forward --subject invoice --to carol@contoso.example --body "FYI" --attach notes.pdf
+
+Copy with: ews_config.py, ews_cli.py, ews_folders.py, mail_query.py, send_once.py (from scripts/; requirements.txt)
 """
 import argparse
 import sys
@@ -24,6 +26,7 @@ import uuid
 
 import ews_cli
 import ews_config
+import ews_folders
 import mail_query
 import send_once
 
@@ -58,7 +61,10 @@ def choose(account, args):
     if args.id:
         chosen = (args.id[0], None)
     else:
-        _, query = mail_query.message_query(account, args)
+        folder = ews_folders.folder_by_path(account, args.folder)
+        texts, lookups = mail_query.restriction(args)  # is_read=False, author=..., subject__icontains=...
+        query = folder.filter(*texts, **lookups).order_by(mail_query.sort_field(args))  # lazy: nothing sent yet
+        # one FindItem per 1,000; iterating the QuerySet: per 100, and GetItem for From
         chosen = next(iter(mail_query.find_messages(query, ["subject"], limit=1)), None)
         if chosen is None:
             raise ews_config.ServerError(f"no message in {args.folder} matches the filters; nothing was sent")

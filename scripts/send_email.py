@@ -20,6 +20,8 @@ Examples:
   send_email.py --to team@contoso.example --cc carol@contoso.example --subject News \\
                 --body-file news.html --inline-image logo.png --importance high --category Newsletter
   send_email.py --to bob@contoso.example --subject Later --body "To finish" --draft --json
+
+Copy with: ews_config.py, ews_cli.py, send_once.py (from scripts/; requirements.txt)
 """
 import argparse
 import mimetypes

@@ -8,6 +8,8 @@ setup scripts there.
 
 Settings (.env): EWS_AUTH=basic|ntlm, EWS_EMAIL, EWS_USERNAME (DOMAIN\\user or UPN),
 EWS_PASSWORD, and EWS_SERVER or EWS_SERVICE_ENDPOINT (autodiscover when neither).
+
+Copy with: ews_config.py, ews_cli.py (from scripts/; requirements.txt)
 """
 import sys
 

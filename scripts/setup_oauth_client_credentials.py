@@ -8,6 +8,8 @@ against the local sandbox's own sign-in authority and demo app.
 Settings (.env): EWS_AUTH=oauth-app, EWS_TENANT_ID, EWS_CLIENT_ID, EWS_CLIENT_SECRET,
 EWS_EMAIL; EWS_AUTHORITY_HOST for national clouds. The app needs the application
 permission full_access_as_app of "Office 365 Exchange Online" with admin consent.
+
+Copy with: ews_config.py, ews_cli.py (from scripts/; requirements.txt)
 """
 import sys
 

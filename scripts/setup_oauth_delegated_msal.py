@@ -12,6 +12,8 @@ Settings (.env): EWS_AUTH=msal-interactive|msal-device-code|oauth-delegated,
 EWS_TENANT_ID, EWS_CLIENT_ID, EWS_EMAIL; for the password grant also EWS_USERNAME and
 EWS_PASSWORD. The app needs the delegated permission EWS.AccessAsUser.All of
 "Office 365 Exchange Online", and http://localhost as a mobile/desktop redirect URI.
+
+Copy with: ews_config.py, ews_cli.py (from scripts/; requirements.txt)
 """
 import sys
 

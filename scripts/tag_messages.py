@@ -13,12 +13,15 @@ Examples:
   tag_messages.py tag --name ProcessedBy --value invoice-bot --subject invoice --since 7d
   tag_messages.py find --name ProcessedBy --value invoice-bot --json
   tag_messages.py untag --name ProcessedBy --folder Inbox/Archive --dry-run
+
+Copy with: ews_config.py, ews_cli.py, ews_folders.py, mail_query.py (from scripts/; requirements.txt)
 """
 import argparse
 import sys
 
 import ews_cli
 import ews_config
+import ews_folders
 import mail_query
 
 PROPERTY_SET = "8d3f1c52-6f0e-4b7a-9c1d-2e4a5b6c7d80"  # this bundle's names; make a GUID of your own (uuid4)
@@ -42,7 +45,9 @@ def choose(account, args):
     exactly those ids (GetItem); else the query (FindItem). find and untag keep the messages
     that carry the tag (with --value: that value); the query asks the server for that."""
     if not mail_query.ids_given(args):
-        _, query = mail_query.message_query(account, args)
+        folder = ews_folders.folder_by_path(account, args.folder)
+        texts, lookups = mail_query.restriction(args)  # is_read=False, author=..., subject__icontains=...
+        query = folder.filter(*texts, **lookups).order_by(mail_query.sort_field(args))  # lazy: nothing sent yet
         if args.action != "tag":
             query = query.filter(tag=args.value) if args.value else query.filter(tag__exists=True)
         return list(mail_query.find_messages(query, ["id"] + COLUMNS, args.limit)), []
