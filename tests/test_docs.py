@@ -62,3 +62,35 @@ def demo_tenant(sandbox):
 def test_docs_exist_and_have_blocks():
     assert DOCS[0].exists(), "SKILL.md is missing"
     assert sum(1 for path in DOCS if path.exists() for _ in python_blocks(path)) > 0
+
+
+def test_few_blocks_are_skipped_and_each_says_why():
+    blocks = [(path.name, line, reason) for path in DOCS if path.exists() for line, _, reason in python_blocks(path)]
+    skipped = [(name, line) for name, line, reason in blocks if reason is not None]
+    assert all(reason.strip() for _, _, reason in blocks if reason is not None)
+    assert len(skipped) < 0.05 * len(blocks), f"{len(skipped)} of {len(blocks)} blocks are not run: {skipped}"
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_links_resolve():
+    """Every relative link of SKILL.md, README.md and the references names a file of the bundle,
+    and an #anchor a heading of it (GitHub's slugs: lower case, punctuation dropped, spaces to -)."""
+    broken = []
+    for path in [*DOCS, BUNDLE / "README.md", *BUNDLE.glob("*/README.md"), *BUNDLE.glob("evals/*.md")]:
+        for target in LINK.findall(path.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            if not linked.exists():
+                broken.append(f"{path.relative_to(BUNDLE)}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in heading_slugs(linked):
+                broken.append(f"{path.relative_to(BUNDLE)}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
+def heading_slugs(path):
+    headings = re.findall(r"^#+\s+(.+?)\s*$", path.read_text(encoding="utf-8"), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
