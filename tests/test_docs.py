@@ -92,5 +92,18 @@ def test_links_resolve():
 
 
 def heading_slugs(path):
-    headings = re.findall(r"^#+\s+(.+?)\s*$", path.read_text(encoding="utf-8"), re.M)
-    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+    return {slug(heading) for heading in re.findall(r"^#+\s+(.+?)\s*$", path.read_text(encoding="utf-8"), re.M)}
+
+
+def test_long_references_open_with_contents():
+    for path in sorted((BUNDLE / "references").glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 150:
+            sections = {slug(heading) for heading in re.findall(r"^## (.+?)\s*$", text, re.M)}
+            listed = set(re.findall(r"^- \[[^\]]+\]\(#([^)]+)\)", text.split("\n## ", 1)[0], re.M))
+            assert listed == sections, f"{path.name} is over 150 lines: list its ## sections at the top (Contents:)"
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to -."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
