@@ -20,6 +20,9 @@ POST   /_sandbox/contacts                    {"owner", "name", "email", ...}: a 
 POST   /_sandbox/folder-permissions          {"owner", "folder", "user", "level"}
 DELETE /_sandbox/folder-permissions          {"owner", "folder", "user"}
 POST   /_sandbox/directory                   {"users": [...], "rooms": [...], ...}: several of the above
+
+Seeding mail (inbound.py; README: "Delivering mail for tests"):
+POST   /_sandbox/messages   {"mailbox", "folder"?, "from"?, "subject"?, "received"?, "mime"?, ...} or a list
 """
 import hmac
 import json
@@ -27,6 +30,7 @@ import re
 
 from lxml import etree
 
+from . import inbound
 from .faults import FaultSpecError, parse_spec
 from .model import directory, folder_access, folders, items
 from .model.ids import ITEM, encode
@@ -37,6 +41,7 @@ from .request_body import BodyTooLarge, ClientGone, leave_unread, read_body
 
 LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
 BODY_LIMIT = 1024 * 1024
+MESSAGES_BODY_LIMIT = 64 * 1024 * 1024  # POST /_sandbox/messages carries attachments
 
 
 class AdminError(Exception):
@@ -56,18 +61,19 @@ def handle(sandbox, environ, start_response):
         handler = ROUTES.get(route)
         if handler is None:
             raise AdminError("404 Not Found", f"no admin route {route[0]} {route[1]}")
-        result = handler(sandbox, _json_body(environ))
+        limit = MESSAGES_BODY_LIMIT if handler is _deliver_messages else BODY_LIMIT
+        result = handler(sandbox, _json_body(environ, limit))
         return _answer(start_response, "200 OK", result)
     except AdminError as e:
         leave_unread(environ)
         return _answer(start_response, e.status, {"error": str(e)})
 
 
-def _json_body(environ):
+def _json_body(environ, limit=BODY_LIMIT):
     try:
-        body = read_body(environ, limit=BODY_LIMIT)
+        body = read_body(environ, limit=limit)
     except BodyTooLarge:
-        raise AdminError("400 Bad Request", f"the body is over {BODY_LIMIT} bytes")
+        raise AdminError("400 Bad Request", f"the body is over {limit} bytes")
     except ClientGone:
         raise AdminError("408 Request Timeout", "the body did not arrive")
     if not body:
@@ -352,6 +358,17 @@ def _directory(sandbox, body):
     return apply_directory(sandbox, body)
 
 
+def _deliver_messages(sandbox, body):
+    """Messages from outside into mailboxes, all in one transaction (one refusal: none lands)."""
+    try:
+        with sandbox.database.transaction() as conn:
+            return inbound.deliver_all(conn, body)
+    except inbound.InboundError as e:
+        raise AdminError(e.status, str(e))
+    except EWSError as e:  # a value the item checks refuse (a date Exchange cannot store, ...)
+        raise AdminError("400 Bad Request", f"{e.code}: {e}")
+
+
 ROUTES = {
     ("GET", "/_sandbox/requests"): _requests,
     ("DELETE", "/_sandbox/requests"): _clear_requests,
@@ -371,4 +388,5 @@ ROUTES = {
     ("POST", "/_sandbox/folder-permissions"): _grant_folder_permission,
     ("DELETE", "/_sandbox/folder-permissions"): _revoke_folder_permission,
     ("POST", "/_sandbox/directory"): _directory,
+    ("POST", "/_sandbox/messages"): _deliver_messages,
 }

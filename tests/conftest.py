@@ -192,3 +192,7 @@ def connect(sandbox):
         return Account(mailbox or email, config=configuration, autodiscover=False, access_type=DELEGATE)
 
     return make
+
+
+# A user project with its own pytest session (tests/test_pytest_plugin.py runs it): not part of this one.
+collect_ignore = ["sample_project"]

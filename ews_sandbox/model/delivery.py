@@ -113,12 +113,29 @@ def deliver(conn, item, source_item_id=None, received=None, recipients=None):
                 received_copy.remove(personal)
         child(received_copy, "IsRead").text = "false"
         inbox = folders.distinguished(conn, user["id"], "inbox")
-        row = items.insert(conn, inbox, received_copy, received=received)
-        if source_item_id is not None:
-            attachments.copy_all(conn, source_item_id, row["id"])
-            row = items.refresh_columns(conn, row)
-        oof.on_delivery(conn, user, received_copy)
-        row = rules.on_delivery(conn, user, row)
+        add_attachments = None if source_item_id is None else (
+            lambda row_id: attachments.copy_all(conn, source_item_id, row_id))
+        row = arrive(conn, user, inbox, received_copy, received=received, add_attachments=add_attachments)
         if row is not None:
             delivered.append(row)
     return delivered
+
+
+def arrive(conn, user, folder, item, received=None, created=None, add_attachments=None):
+    """File a received message in `folder` of `user`'s mailbox, stamped as received by
+    them (ReceivedBy, ReceivedRepresenting: what transport sets). In the Inbox it is a
+    delivery: the out-of-office reply and the inbox rules run. `add_attachments(row_id)`
+    stores its attachments; `created` backdates DateTimeCreated (a message seeded as received
+    in the past). Returns the row as the rules left it (None: a rule deleted it)."""
+    for tag in ("ReceivedBy", "ReceivedRepresenting"):
+        for existing in item.findall(t(tag)):
+            item.remove(existing)
+        item.append(mailbox_element(tag, user))
+    row = items.insert(conn, folder, item, received=received, created=created)
+    if add_attachments is not None:
+        add_attachments(row["id"])
+        row = items.refresh_columns(conn, row)
+    if folder["distinguished"] != "inbox":
+        return row
+    oof.on_delivery(conn, user, item)
+    return rules.on_delivery(conn, user, row)

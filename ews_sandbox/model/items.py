@@ -50,9 +50,10 @@ def _query_columns(item, item_id=None, conn=None):
     }
 
 
-def insert(conn, folder, item, *, is_draft=False, received=None, associated=False):
-    """Store `item` (an lxml element) in `folder`; returns the new row."""
-    stamp = now_text()
+def insert(conn, folder, item, *, is_draft=False, received=None, associated=False, created=None):
+    """Store `item` (an lxml element) in `folder`; returns the new row. `created`: when the
+    store made it (default now), for a message seeded as received in the past."""
+    stamp = created or now_text()
     by_tag = mapi.absorb(item, first_save=True)  # MAPI properties written by tag become fields
     columns = _query_columns(item)
     # a tag may make a saved message no draft (mfUnsent clear); a sent one never is
