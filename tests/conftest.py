@@ -12,6 +12,9 @@ from ews_sandbox import Sandbox
 from ews_sandbox.tls import trusting_adapter
 from ews_sandbox.wire.ns import M
 
+# The testing kit users load (ews_* fixtures); the project's own tests of it use it here too.
+pytest_plugins = ["ews_sandbox.pytest_plugin"]
+
 SCHEMA_DIR_VARIABLE = "EWS_SCHEMA_DIR"
 SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
 
@@ -157,6 +160,13 @@ class Admin:
 
     def grant(self, owner, delegate):
         return self.call("POST", "delegates", {"owner": owner, "delegate": delegate})
+
+
+@pytest.fixture(scope="session")
+def ews_sandbox_server(sandbox):
+    """The plugin's fixtures (ews_sandbox, ews_account, ...) use the project's sandbox: one
+    server a session, every answer schema-checked."""
+    return sandbox
 
 
 @pytest.fixture(scope="session")
