@@ -129,8 +129,8 @@ class SandboxClient:
         """An exchangelib Account of `email` (or of `mailbox`, opened by `email` as delegate)."""
         from exchangelib import DELEGATE, Account
         self.trust()
-        return Account(mailbox or email, config=self.configuration(email, password, **config), autodiscover=False,
-                       access_type=access_type or DELEGATE)
+        return Account(mailbox or email, config=own_protocol(self.configuration(email, password, **config)),
+                       autodiscover=False, access_type=access_type or DELEGATE)
 
 
 class AdminCallError(RuntimeError):
@@ -173,6 +173,18 @@ class FaultsView:
 
     def clear(self):
         self._client.call("DELETE", "faults")
+
+
+def own_protocol(config):
+    """exchangelib shares one Protocol (sessions, retry policy, auth type) among the Accounts of
+    an endpoint and credentials, whichever Configuration came first: forget the shared one, so
+    an Account made with this `config` gets the retry policy and settings it asks for."""
+    from exchangelib.protocol import Protocol
+    try:
+        del Protocol[config]  # only forgotten: Accounts that hold it keep working
+    except KeyError:
+        pass
+    return config
 
 
 def sandbox_version():
@@ -272,7 +284,8 @@ def redirect_exchangelib(target, sign_in_as=None):
             if config.auth_type in (BASIC, NTLM) and not _is_oauth(config.credentials):
                 kept["auth_type"] = config.auth_type
         kept = {key: value for key, value in kept.items() if value is not None}
-        sandbox_config = client.configuration(signer, credentials=Credentials(signer, password_of(signer)), **kept)
+        sandbox_config = own_protocol(client.configuration(signer, credentials=Credentials(signer, password_of(signer)),
+                                                           **kept))
         original_init(self, address, fullname=given["fullname"], access_type=access_type, autodiscover=False,
                       config=sandbox_config, locale=given["locale"], default_timezone=given["default_timezone"])
 

@@ -183,3 +183,14 @@ def test_request_log_and_fault_views(kit, connect):
     assert [fault["kind"] for fault in kit.faults.active()] == ["server-busy", "latency"]
     kit.faults.clear()
     assert kit.faults.active() == []
+
+
+def test_each_account_gets_the_retry_policy_it_asks_for(kit):
+    # exchangelib would hand the second Account the first one's protocol, FailFast included
+    assert not isinstance(kit.account(ALICE).protocol.retry_policy, FaultTolerance)
+    patient = kit.account(ALICE, retry_policy=FaultTolerance(max_wait=10))
+    assert isinstance(patient.protocol.retry_policy, FaultTolerance)
+    kit.faults.add({"kind": "server-busy", "every": 2, "backoff_ms": 50, "operations": ["FindItem"]})
+    kit.requests.clear()
+    assert [patient.inbox.all().count() for _ in range(2)] == [0, 0]
+    assert [entry["status"] for entry in kit.requests.entries("FindItem")] == [200, 500, 200]
