@@ -194,3 +194,37 @@ def test_each_account_gets_the_retry_policy_it_asks_for(kit):
     kit.requests.clear()
     assert [patient.inbox.all().count() for _ in range(2)] == [0, 0]
     assert [entry["status"] for entry in kit.requests.entries("FindItem")] == [200, 500, 200]
+
+
+# ---- what references/testing.md says it costs or does -------------------------------------
+
+def test_testing_md_claims_about_paging_and_fail_fast(kit):
+    from exchangelib.errors import ErrorServerBusy
+    from test_reference_claims import cite
+    cite("references/testing.md", "Pages of 100 make three FindItems for 201 messages")
+    cite("references/testing.md", "With `FailFast` (exchangelib's default) the same fault raises `ErrorServerBusy`.")
+    kit.deliver_many([{"mailbox": ALICE, "subject": f"alert {n}", "sender": "alerts@monitoring.example"}
+                      for n in range(201)])
+    inbox = kit.account(ALICE).inbox
+    kit.requests.clear()
+    assert len(list(inbox.filter(sender="alerts@monitoring.example").only("subject"))) == 201
+    assert kit.requests.operations() == ["FindItem"] * 3
+    kit.faults.add({"kind": "server-busy", "backoff_ms": 100, "operations": ["FindItem"]})
+    with pytest.raises(ErrorServerBusy):
+        inbox.all().count()
+
+
+def test_testing_md_claims_about_redirect(kit):
+    from test_reference_claims import cite
+    cite("references/testing.md", "signed in as the account's address (a sandbox user: `kit.add_user(email, name)` "
+                                  "adds one), with the code's access type, version, retry policy and connection count")
+    from exchangelib import Build, Version
+    old = Version(build=Build(15, 0, 847, 32))
+    config = Configuration(server="mail.example.com", credentials=Credentials(ALICE, "x"), version=old,
+                           max_connections=3, retry_policy=FaultTolerance(max_wait=7))
+    with redirect_exchangelib(kit):
+        account = Account(ALICE, config=config, access_type=IMPERSONATION)
+        assert (account.access_type, account.version.build, account.protocol.max_connections) == \
+            (IMPERSONATION, old.build, 3)
+        assert account.protocol.retry_policy.max_wait == 7
+        assert account.inbox.all().count() == 0

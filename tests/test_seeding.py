@@ -189,3 +189,23 @@ def test_the_python_helper_turns_times_and_bytes_into_the_api_fields():
     assert abs(datetime.now(timezone.utc) - timedelta(days=10) - ago) < timedelta(minutes=1)
     with pytest.raises(ValueError, match="aware datetime"):
         message_fields(ALICE, received=datetime(2024, 5, 1))
+
+
+# ---- what references/testing.md says about seeding ----------------------------------------
+
+def test_testing_md_claims_about_delivery(kit, alice):
+    from test_reference_claims import cite
+    cite("references/testing.md", "a delivery into the Inbox runs the mailbox's inbox rules and automatic reply and "
+                                  "shows up in subscriptions and `sync_items()`")
+    cite("references/testing.md", "`deliver_many` sends one request and one transaction: a refused message delivers "
+                                  "none.")
+    cite("references/testing.md", "`item_id` is `None` when a rule deleted it.")
+    # the rules, automatic reply, subscription and sync parts: the tests above; a rule that deletes:
+    Rule(account=alice, display_name="drop alerts", priority=1, is_enabled=True,
+         conditions=Conditions(from_addresses=[ALERTS]), actions=Actions(delete=True)).save()
+    answer = kit.deliver(ALICE, "noise", sender=ALERTS)
+    assert (answer["item_id"], answer["folder"]) == (None, None)
+    kit.requests.clear()
+    with pytest.raises(AdminCallError):
+        kit.deliver_many([{"mailbox": ALICE, "subject": "kept?"}, {"mailbox": ALICE, "received": "soon"}])
+    assert alice.inbox.filter(subject="kept?").count() == 0
