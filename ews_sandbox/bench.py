@@ -2,9 +2,12 @@
 
 Prints, for a folder of --items messages: items per second that exchangelib pages with
 .only(), and per request the server's milliseconds beside the client's; then the server
-time of FindItem with an indexed restriction at each of --sizes (how it grows).
+time of FindItem with an indexed restriction at each of --sizes (how it grows); what
+fetching every field costs against .only(); and four threads sharing 1, 2 or 4 connections
+to a server that answers each FindItem 600 ms late.
 """
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -38,13 +41,13 @@ def fill_folder(sandbox, name, count):
     return name
 
 
-def _account(sandbox):
+def _account(sandbox, **config):
     from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials
     from exchangelib.protocol import BaseProtocol
 
     BaseProtocol.HTTP_ADAPTER_CLS = trusting_adapter(sandbox.ca_bundle)
     config = Configuration(credentials=Credentials(ALICE, "demo-password"), service_endpoint=sandbox.ews_url,
-                           auth_type=BASIC)
+                           auth_type=BASIC, **config)
     return Account(ALICE, config=config, autodiscover=False, access_type=DELEGATE)
 
 
@@ -93,6 +96,52 @@ def bench_indexed_query(sandbox, account, sizes):
         print(f"{size:>12,} {timings[len(timings) // 2]:>10.2f} {len(found):>8}")
 
 
+def bench_fields(sandbox, account, count=250, body_bytes=10_000):
+    from exchangelib import Message
+    folder = _new_folder(sandbox, account, f"Fields {count}", 0)
+    account.bulk_create(folder, [Message(account=account, subject=f"Bench {n}", body="x" * body_bytes)
+                                 for n in range(count)])
+    print(f"\nListing {count} messages with {body_bytes // 1000} KB bodies:")
+    print(f"{'query':>34} {'requests':>22} {'bytes answered':>15} {'seconds':>8}")
+    for label, only in (("all()", None), ('only("subject", "body")', ("subject", "body")),
+                        ('only("subject")', ("subject",))):
+        sandbox.request_log.clear()
+        queryset = folder.all() if only is None else folder.all().only(*only)
+        started = time.perf_counter()
+        seen = sum(1 for _ in queryset)
+        elapsed = time.perf_counter() - started
+        entries = sandbox.request_log.entries()
+        assert seen == count, f"listed {seen} of {count}"
+        kinds = {}
+        for entry in entries:
+            kinds[entry["operation"]] = kinds.get(entry["operation"], 0) + 1
+        sent = " + ".join(f"{n} {operation}" for operation, n in kinds.items())
+        print(f"{label:>34} {sent:>22} {sum(e['response_bytes'] for e in entries):>15,} {elapsed:>8.2f}")
+
+
+def bench_connections(sandbox, threads=4, latency_ms=600):
+    from exchangelib.protocol import close_connections
+    from .faults import parse_spec
+    print(f"\n{threads} threads, one FindItem each, answered {latency_ms} ms late:")
+    print(f"{'max_connections':>16} {'seconds':>8}")
+    sandbox.faults.add(parse_spec({"kind": "latency", "ms": latency_ms, "operations": ["FindItem"]}))
+    try:
+        for connections in (1, 2, 4):
+            close_connections()  # a fresh protocol: exchangelib would reuse the cached one and its pool
+            account = _account(sandbox, max_connections=connections)
+            account.inbox
+            workers = [threading.Thread(target=lambda: list(account.inbox.all().only("subject")[:5]))
+                       for _ in range(threads)]
+            started = time.perf_counter()
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            print(f"{connections:>16} {time.perf_counter() - started:>8.2f}")
+    finally:
+        sandbox.faults.clear()
+
+
 def run(args):
     from .sandbox import Sandbox
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
@@ -102,4 +151,6 @@ def run(args):
             account.inbox.total_count  # sign in and warm up before timing
             bench_paging(sandbox, account, args.items)
             bench_indexed_query(sandbox, account, sizes)
+            bench_fields(sandbox, account)
+            bench_connections(sandbox)
     return 0
