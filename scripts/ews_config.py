@@ -717,8 +717,10 @@ def explain(error, connection):
         return ("HTTP 403: EWS is blocked for this organisation or app. Exchange Online: the tenant needs "
                 "EwsEnabled=true and your app id in EwsAllowedAppIDs (EWS ends there on 1 April 2027); "
                 "on-premises: check EwsEnabled and the EwsApplicationAccessPolicy allow list")
-    if isinstance(error, (errors.ErrorAccessDenied, errors.ErrorNonExistentMailbox)):
-        return f"{error.__class__.__name__}: {text} (the signed-in user has no access to that mailbox)"
+    if isinstance(error, errors.ErrorAccessDenied):
+        return f"ErrorAccessDenied: {text} (the signed-in user has no access to that mailbox)"
+    if isinstance(error, errors.ErrorNonExistentMailbox):
+        return f"ErrorNonExistentMailbox: {text} (no mailbox has that address: check EWS_EMAIL or the address given)"
     if isinstance(error, (errors.RateLimitError, errors.ErrorServerBusy)):
         return f"the server is throttling ({text[:150]}); raise EWS_RETRY_MAX_WAIT or send smaller batches"
     if isinstance(error, (requests.exceptions.ConnectionError, errors.ErrorTimeoutExpired)):
