@@ -1,0 +1,87 @@
+"""The evals of evals/evals.json: each eval's solution (the bundle's script, or a program
+of evals/solutions/ where the script is still to come) passes its check; a command that
+does nothing fails every check; check.py works from the command line.
+
+The checks share the session's sandbox, reset to the demo tenant before each one
+(check.py alone starts a fresh sandbox per run)."""
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BUNDLE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BUNDLE / "evals"))
+import check as evals  # noqa: E402
+import checks  # noqa: E402
+
+SPECS = evals.load_evals()
+AREAS = {"mail", "calendar", "contacts", "rules", "oof", "sync", "notifications", "auth", "testing"}
+DO_NOTHING = [sys.executable, "-c", "pass"]
+
+
+def solution(spec):
+    text = spec["solution"]
+    for name, value in (("{python}", sys.executable), ("{scripts}", BUNDLE / "scripts"), ("{evals}", BUNDLE / "evals")):
+        text = text.replace(name, shlex.quote(str(value)))
+    return shlex.split(text)
+
+
+def test_the_eval_file_is_complete():
+    assert len(SPECS) >= 20
+    assert [s["id"] for s in SPECS] == list(range(1, len(SPECS) + 1))
+    assert sorted(s["name"] for s in SPECS) == sorted(checks.CHECKS), "each eval needs one check, each check one eval"
+    assert {s["area"] for s in SPECS} == AREAS
+    for spec in SPECS:
+        assert spec["prompt"] and spec["expected_output"] and spec["expectations"], spec["name"]
+        assert all((BUNDLE / name).is_file() for name in spec["files"]), spec["name"]
+        script = spec.get("bundle_script")  # the script to come: the solution is ours meanwhile
+        assert ("{evals}/solutions/" in spec["solution"]) == bool(script) or spec["area"] == "testing", spec["name"]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
+def test_the_solution_passes(spec, sandbox):
+    assert evals.check(spec, solution(spec), sandbox=sandbox) == []
+
+
+def test_doing_nothing_fails_every_eval(sandbox):
+    passed = [spec["name"] for spec in SPECS if not evals.check(spec, DO_NOTHING, sandbox=sandbox)]
+    assert passed == []
+
+
+# Near misses: what a plausible but wrong program does; each check must catch it.
+NEAR_MISSES = [
+    ("reply-to-message", "{scripts}/send_email.py --to bob@contoso.example --subject 'RE: Lunch Friday?' "
+                         "--body 'Yes, 12:30 works for me.'", "not a reply"),
+    ("list-unread-from", "{scripts}/read_inbox.py --from bob@contoso.example", "'Invoice A-102'"),
+    ("categorize-add", "{scripts}/manage_messages.py categorize --subject invoice --set Finance", "'Customers', 'Finance'"),
+    ("delete-to-trash", "{scripts}/manage_messages.py delete --subject 'You won a prize' --mode hard",
+     "Deleted Items holds 0"),
+    ("recurring-weekly", "{evals}/solutions/create_event.py --subject 'Team sync' --start 2027-03-15T08:00 "
+                         "--end 2027-03-15T08:30 --weekly 10", "not on Monday 09:00-09:30 Berlin"),  # a series in UTC
+    ("survive-throttling", "{scripts}/manage_messages.py mark-read --from ci@build.example", "exited 1"),
+]
+NEAR_MISS_ENV = {"recurring-weekly": {"EWS_TIMEZONE": "UTC"}, "survive-throttling": {"EWS_RETRY_MAX_WAIT": "0"}}
+
+
+@pytest.mark.parametrize("name, command, failure", NEAR_MISSES, ids=[m[0] for m in NEAR_MISSES])
+def test_a_near_miss_fails(name, command, failure, sandbox):
+    spec = dict(evals.find_eval(name))
+    spec["env"] = {**spec.get("env", {}), **NEAR_MISS_ENV.get(name, {})}
+    failures = evals.check(spec, solution({"solution": "{python} " + command}), sandbox=sandbox)
+    assert any(failure in line for line in failures), failures
+
+
+def test_the_command_line():
+    spec = evals.find_eval("save-draft")
+    script = [sys.executable, str(BUNDLE / "evals" / "check.py")]
+    passed = subprocess.run([*script, str(spec["id"]), "--", *solution(spec)], capture_output=True, text=True,
+                            cwd=BUNDLE.parent, timeout=120)
+    assert (passed.returncode, passed.stdout) == (0, f"PASS {spec['id']} save-draft\n"), passed.stderr
+    failed = subprocess.run([*script, "save-draft", "--", *DO_NOTHING], capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1
+    assert failed.stdout.splitlines() == [f"FAIL {spec['id']} save-draft",
+                                          "  - alice's Drafts has 0 messages 'Contract draft', not 1"]
+    unknown = subprocess.run([*script, "no-such-eval", "--", *DO_NOTHING], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "no eval 'no-such-eval'" in unknown.stderr
