@@ -6,7 +6,8 @@
 
 Starts a fresh sandbox (a temporary database with the demo tenant), seeds what the eval
 needs, runs COMMAND once in an empty temporary folder (holding the eval's `files`) with
-the settings the bundle's scripts read: EWS_SANDBOX_URL, EWS_CA_BUNDLE, EWS_EMAIL
+the settings the bundle's scripts read (a program given by a relative path
+ending in .py is found from the current folder): EWS_SANDBOX_URL, EWS_CA_BUNDLE, EWS_EMAIL
 (alice@contoso.example), EWS_PASSWORD, EWS_TIMEZONE (Europe/Berlin), plus the eval's own
 `env`. Then it judges the sandbox's state, read through exchangelib and the admin API,
 and the command's output. Prints PASS, or FAIL and one line per unmet expectation.
@@ -191,6 +192,9 @@ def main(argv=None):
         spec = find_eval(args.id)
     except KeyError:
         parser.error(f"no eval {args.id!r}; see --list")
+    # the command runs in a temporary folder: a program named by a relative path is found from here
+    command = [str(Path(part).resolve()) if part.endswith(".py") and Path(part).is_file() else part
+               for part in command]
     failures = check(spec, command, verbose=args.verbose)
     print(f"{'FAIL' if failures else 'PASS'} {spec['id']} {spec['name']}")
     for failure in failures:

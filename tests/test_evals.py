@@ -73,15 +73,14 @@ def test_a_near_miss_fails(name, command, failure, sandbox):
     assert any(failure in line for line in failures), failures
 
 
-def test_the_command_line():
-    spec = evals.find_eval("save-draft")
+def test_the_command_line(tmp_path):
+    """check.py alone: its own sandbox, a program named relative to the caller's folder."""
+    (tmp_path / "nothing.py").write_text("pass\n")
     script = [sys.executable, str(BUNDLE / "evals" / "check.py")]
-    passed = subprocess.run([*script, str(spec["id"]), "--", *solution(spec)], capture_output=True, text=True,
-                            cwd=BUNDLE.parent, timeout=120)
-    assert (passed.returncode, passed.stdout) == (0, f"PASS {spec['id']} save-draft\n"), passed.stderr
-    failed = subprocess.run([*script, "save-draft", "--", *DO_NOTHING], capture_output=True, text=True, timeout=120)
-    assert failed.returncode == 1
-    assert failed.stdout.splitlines() == [f"FAIL {spec['id']} save-draft",
-                                          "  - alice's Drafts has 0 messages 'Contract draft', not 1"]
+    failed = subprocess.run([*script, "save-draft", "--", sys.executable, "nothing.py"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=120)
+    spec = evals.find_eval("save-draft")
+    assert (failed.returncode, failed.stdout.splitlines()) == (1, [
+        f"FAIL {spec['id']} save-draft", "  - alice's Drafts has 0 messages 'Contract draft', not 1"]), failed.stderr
     unknown = subprocess.run([*script, "no-such-eval", "--", *DO_NOTHING], capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2 and "no eval 'no-such-eval'" in unknown.stderr
