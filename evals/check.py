@@ -39,6 +39,15 @@ def find_eval(key):
     raise KeyError(key)
 
 
+def solution_command(spec, python=sys.executable):
+    """The eval's own solution as an argument list ({python}, {scripts} and {evals} filled in)."""
+    import shlex
+    text = spec["solution"]
+    for name, value in (("{python}", python), ("{scripts}", BUNDLE / "scripts"), ("{evals}", EVALS)):
+        text = text.replace(name, shlex.quote(str(value)))
+    return shlex.split(text)
+
+
 class Result:
     def __init__(self, returncode, stdout, stderr):
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
