@@ -6,11 +6,11 @@
 
 Starts a fresh sandbox (a temporary database with the demo tenant), seeds what the eval
 needs, runs COMMAND once in an empty temporary folder (holding the eval's `files`) with
-the settings the bundle's scripts read (a program given by a relative path
-ending in .py is found from the current folder): EWS_SANDBOX_URL, EWS_CA_BUNDLE, EWS_EMAIL
+the settings the bundle's scripts read: EWS_SANDBOX_URL, EWS_CA_BUNDLE, EWS_EMAIL
 (alice@contoso.example), EWS_PASSWORD, EWS_TIMEZONE (Europe/Berlin), plus the eval's own
-`env`. Then it judges the sandbox's state, read through exchangelib and the admin API,
-and the command's output. Prints PASS, or FAIL and one line per unmet expectation.
+`env`. A program named by a relative path ending in .py is found from the current folder.
+Then it judges the sandbox's state, read through exchangelib and the admin API, and the
+command's output. Prints PASS, or FAIL and one line per unmet expectation.
 Exit 0 pass, 1 fail, 2 usage. --verbose shows the command's stdout and stderr.
 """
 import argparse
@@ -183,16 +183,17 @@ def _check(spec, command, sandbox, folder, verbose, checks):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     usage="check.py [--verbose] ID -- COMMAND...  |  check.py --list")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
+                                     usage="check.py [--verbose] ID -- COMMAND...  |  check.py --list",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--list", action="store_true", help="list the evals")
     parser.add_argument("--verbose", action="store_true", help="show the command's output")
-    parser.add_argument("id", nargs="?")
-    parser.add_argument("command", nargs=argparse.REMAINDER)
+    parser.add_argument("id", nargs="?", help="the eval's number or name")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="after --: the program to check and its arguments")
     args = parser.parse_args(argv)
     if args.list:
         for spec in load_evals():
-            print(f"{spec['id']:>3}  {spec['name']:<28} {spec['prompt'][:80]}")
+            print(f"{spec['id']:>3}  {spec['area']:<13} {spec['name']:<24} {spec['prompt'][:70]}")
         return 0
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not args.id or not command:

@@ -428,8 +428,8 @@ def incremental_sync(ctx):
 def wait_for_new_mail(ctx):
     process = ctx.run(wait=False)
     subscribed = wait_for(lambda: any(e["operation"] == "Subscribe" and e["status"] == 200 for e in ctx.requests())
-                          or process.poll() is not None, seconds=20)
-    ctx.expect(subscribed and process.poll() is None, "no subscription within 20 s (or the command ended early)")
+                          or process.poll() is not None, seconds=30)
+    ctx.expect(subscribed and process.poll() is None, "no subscription within 30 s (or the command ended early)")
     send(ctx, BOB, ALICE, "Ping 7f3a", "are you listening?")
     result = ctx.finish(process, timeout=60)
     ctx.expect_success(result)
