@@ -48,6 +48,10 @@ def solution_command(spec, python=sys.executable):
     return shlex.split(text)
 
 
+class CannotStart(Exception):
+    pass
+
+
 class Result:
     def __init__(self, returncode, stdout, stderr):
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
@@ -109,8 +113,11 @@ class Context:
         """Runs the candidate command once; with wait=False returns the running Popen."""
         if not self.runs:
             self.admin("DELETE", "requests")  # the log then shows the candidate's requests first
-        process = subprocess.Popen(self.command, cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
+        try:
+            process = subprocess.Popen(self.command, cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+        except OSError as error:  # no such program
+            raise CannotStart(f"the command cannot start: {error}")
         self.runs.append(process)
         return self.finish(process) if wait else process
 
@@ -170,6 +177,8 @@ def _check(spec, command, sandbox, folder, verbose, checks):
     ctx = Context(spec, sandbox, command, workdir)
     try:
         checks.CHECKS[spec["name"]](ctx)
+    except CannotStart as error:
+        ctx.fail(str(error))
     except Exception as error:  # noqa: BLE001 - a check that cannot read the state fails the eval
         ctx.fail(f"the check stopped: {type(error).__name__}: {error}")
     finally:
