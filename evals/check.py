@@ -64,8 +64,9 @@ class Context:
         import requests
         self.spec, self.sandbox, self.command, self.workdir = spec, sandbox, command, Path(workdir)
         self.timeout = spec.get("timeout", timeout)
-        self.failures, self.runs, self._accounts = [], [], {}
+        self.failures, self.runs, self._accounts, self.last = [], [], {}, None
         self.admin_session = requests.Session()
+        self.admin_session.trust_env = False  # no proxy or REQUESTS_CA_BUNDLE from the environment: loopback
         self.admin_session.headers["X-Admin-Token"] = sandbox.admin_token
         self.app = next(app for app in sandbox.apps if app["kind"] == "confidential")
         values = {"ews_url": sandbox.ews_url, "ca_bundle": sandbox.ca_bundle, "authority": sandbox.authority_url,
@@ -186,7 +187,7 @@ def _check(spec, command, sandbox, folder, verbose, checks):
             if process.poll() is None:
                 process.kill()
                 process.communicate()
-    if verbose and getattr(ctx, "last", None):
+    if verbose and ctx.last:
         print(f"--- exit {ctx.last.returncode}\n--- stdout\n{ctx.last.stdout}--- stderr\n{ctx.last.stderr}", file=sys.stderr)
     return ctx.failures
 
