@@ -435,6 +435,24 @@ def wait_for_new_mail(ctx):
     ctx.expect(operations & {"GetEvents", "GetStreamingEvents"}, "it did not read notification events")
 
 
+@check
+def stream_new_mail(ctx):
+    process = ctx.run(wait=False)
+    subscribed = wait_for(lambda: any(e["operation"] == "Subscribe" and e["status"] == 200 for e in ctx.requests())
+                          or process.poll() is not None, seconds=30)
+    ctx.expect(subscribed and process.poll() is None, "no subscription within 30 s (or the command ended early)")
+    send(ctx, BOB, ALICE, "Stream one", "first")
+    time.sleep(0.5)
+    send(ctx, CAROL, ALICE, "Stream two", "second")
+    result = ctx.finish(process, timeout=60)
+    ctx.expect_success(result)
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    ctx.expect([line for line in lines if line.startswith("Stream ")] == ["Stream one", "Stream two"],
+               f"the output is not 'Stream one' then 'Stream two': {lines[-3:]}")
+    ctx.expect(any(e["operation"] == "GetStreamingEvents" for e in ctx.requests()),
+               "it did not stream (no GetStreamingEvents)")
+
+
 # ---- sign-in ----------------------------------------------------------------------------
 
 @check
