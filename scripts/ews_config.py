@@ -144,6 +144,9 @@ class Connection:
 
     def __enter__(self):
         from exchangelib.protocol import BaseProtocol
+        if self.settings.get("EWS_RECORD") or self.settings.get("EWS_REPLAY"):  # tests: see ews_record.py
+            import ews_record
+            ews_record.install(self.settings)
         if self.settings.mode == "sandbox" and not self.settings.get("EWS_SANDBOX_URL"):
             self._start_sandbox()
         self.ca_bundle = configure_tls(self.ca_bundle, self.settings.flag("EWS_INSECURE_TLS"), self.budget)
