@@ -249,11 +249,18 @@ def _rearm(response):
     """Read the answer, then give the response a fresh raw stream over the same bytes, so the
     caller reads it as if untouched (exchangelib streams attachments from response.raw)."""
     import io
+    from types import SimpleNamespace
     from urllib3 import HTTPResponse
+    try:  # requests_ntlm reads the server's certificate (channel binding) through the raw answer's socket
+        sock = response.raw._fp.fp.raw._sock
+    except AttributeError:
+        sock = None
     content = response.content
     headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-encoding", "transfer-encoding")}
     headers["Content-Length"] = str(len(content))
-    response.raw = HTTPResponse(body=io.BytesIO(content), headers=headers, status=response.status_code,
+    body = io.BytesIO(content)
+    body.fp = SimpleNamespace(raw=SimpleNamespace(_sock=sock))
+    response.raw = HTTPResponse(body=body, headers=headers, status=response.status_code,
                                 reason=response.reason, preload_content=False, decode_content=False)
     response._content, response._content_consumed = False, False
     return content
