@@ -16,7 +16,12 @@ Host names are ignored, so a recording made against one server replays for any e
 `replaying(dir, everywhere=True)` answers for every `requests` session of the process (token
 endpoints, msal, the scripts' own adapters). A request the recording does not hold raises
 ReplayMismatch, whose message shows the request asked and a diff against the closest one
-recorded. `block_network()` makes every internet socket connection fail.
+recorded. `block_network()` makes every internet socket connection fail; `recording(dir)`
+records the exchanges of a block of code (scripts/ews_record.py's recorder).
+
+What replay cannot do: an NTLM handshake (the recorded challenge is redacted: record NTLM
+to inspect it, replay with Basic), msal's interactive sign-in (no browser offline), a
+dropped connection (only answers are recorded).
 """
 import contextlib
 import difflib
@@ -266,3 +271,14 @@ def allow_network():
 
 def load_index(directory):
     return json.loads((Path(directory) / INDEX).read_text(encoding="utf-8"))
+
+
+def recording(directory, pseudonyms=False, secrets=()):
+    """The recorder of scripts/ews_record.py as a context manager, for code that is not a script:
+    `with recording(dir, pseudonyms=True): ...` records every exchange of the block."""
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "scripts" / "ews_record.py"
+    spec = importlib.util.spec_from_file_location("ews_record", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.recording(directory, pseudonyms=pseudonyms, secrets=secrets)

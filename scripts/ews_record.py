@@ -21,6 +21,9 @@ bundle) and every network connection is refused, so the script runs offline; wit
 server configured it asks no sandbox. A request the recording does not hold fails with a diff
 against the closest recorded one; recorded exchanges never asked for are named on stderr.
 
+What is not recorded: a request that got no answer (a dropped connection, a timeout), and the
+sandbox's admin API. A streaming answer (GetStreamingEvents) is written once it has ended.
+
 ews_config.py imports this module only when EWS_RECORD or EWS_REPLAY is set: a script copied
 without it runs as before. It needs nothing but requests and lxml (exchangelib's own).
 """

@@ -10,6 +10,8 @@ and must return the same result. A new script's scenario is one entry in SCRIPTS
 """
 from dataclasses import dataclass, field
 
+import pytest
+
 ALICE, BOB, CAROL = "alice@contoso.example", "bob@contoso.example", "carol@contoso.example"
 PASSWORD = "demo-password"
 
@@ -92,6 +94,9 @@ SCRIPTS = {
                                                  about="client credentials token, then EWS by impersonation"),
     "setup_oauth_delegated_msal-password": Script("setup_oauth_delegated_msal.py", ["--json"],
                                                   mode="oauth-delegated", about="the password grant"),
+    "setup_oauth_delegated_msal-device-code": Script("setup_oauth_delegated_msal.py", ["--json"],
+                                                     mode="msal-device-code",
+                                                     about="msal's device code flow, then EWS with its token"),
     # ---- Exchange's error answers ----
     "errors-server-busy-backoff": Script("read_inbox.py", ["--limit", "3", "--json"], env={"EWS_RETRY_MAX_WAIT": "10"},
                                          faults=[{"kind": "server-busy", "every": 2, "backoff_ms": 700,
@@ -293,3 +298,13 @@ def replay_script(directory, workdir, timeout=120):
     return subprocess.run([sys.executable, str(script), *scenario["args"]], cwd=workdir,
                           env=replay_env(recording, workdir, EWS_REPLAY=str(directory)),
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def no_network():
+    """Every internet connection of the test process fails while the test runs (imported, autouse, by
+    the test_replay_* modules; the scripts they run refuse theirs through EWS_REPLAY)."""
+    from ews_sandbox.replay import allow_network, block_network
+    block_network()
+    yield
+    allow_network()

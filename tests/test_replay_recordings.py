@@ -7,21 +7,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ews_sandbox.replay import ReplayMismatch, allow_network, block_network, canonical, replaying
-from replay_scenarios import API, api_account
+from ews_sandbox.replay import ReplayMismatch, canonical, replaying
+from replay_scenarios import API, api_account, no_network  # noqa: F401 - no_network: every test here runs offline
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 REPLAY_URL = "https://ews.replay.invalid/EWS/Exchange.asmx"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 MESSAGES = "http://schemas.microsoft.com/exchange/services/2006/messages"
-
-
-@pytest.fixture(autouse=True)
-def no_network():
-    """Every internet connection of this process fails while a test here runs."""
-    block_network()
-    yield
-    allow_network()
 
 
 def all_recordings():

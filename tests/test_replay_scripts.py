@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from replay_scenarios import replay_script
+from replay_scenarios import no_network, replay_script  # noqa: F401 - no_network: every test here runs offline
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -36,6 +36,7 @@ SCENARIOS = [
     ("setup_basic_auth-basic", 0, None, 0),
     ("setup_oauth_client_credentials-app", 0, None, 0),
     ("setup_oauth_delegated_msal-password", 0, None, 0),
+    ("setup_oauth_delegated_msal-device-code", 0, None, 0),
     ("errors-server-busy-backoff", 0, None, 0.7),
     ("errors-server-busy-gives-up", 1, "the server is throttling", 0),
     ("errors-access-denied", 1, "ErrorAccessDenied", 0),

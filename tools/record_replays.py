@@ -87,8 +87,11 @@ def record_script(name, scenario, sandbox, admin_call):
             admin_call("POST", "faults", fault)
         settings = ctx.env(scenario)
         env = base_env(**settings, EWS_RECORD=str(target))
-        result = subprocess.run([sys.executable, str(ROOT / "scripts" / scenario.script), *args], env=env, cwd=work,
-                                capture_output=True, text=True, timeout=300)
+        command = [sys.executable, str(ROOT / "scripts" / scenario.script), *args]
+        if scenario.mode == "msal-device-code":
+            result = run_device_code(command, env, work, admin_call)
+        else:
+            result = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=300)
         admin_call("DELETE", "faults")
     from ews_record import read_index, write_index
     index = read_index(target)
@@ -104,6 +107,21 @@ def record_script(name, scenario, sandbox, admin_call):
     }
     write_index(target, index)
     print(f"{name}: exit {result.returncode}, {len(index['exchanges'])} exchanges; {last_line(result.stderr)}")
+
+
+def run_device_code(command, env, work, admin_call):
+    """The device code flow: read the code from stderr and approve it as the user, as a person would."""
+    import re
+    process = subprocess.Popen(command, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        code = re.search(r"enter the code (\w+)", line)
+        if code:
+            admin_call("POST", "device-codes/approve", {"user_code": code.group(1), "email": env["EWS_EMAIL"]})
+            break
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, "".join(seen) + stderr)
 
 
 def last_line(text):
