@@ -2,6 +2,7 @@
 (messages.xsd), the API scenarios replay through exchangelib with sockets refused and return what
 they returned against the sandbox, and matching sets aside what changes between runs."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,73 @@ def test_token_requests_match_whatever_the_secret():
     assert recorded == asked
     assert canonical("POST", "https://login.example/t/oauth2/v2.0/token",
                      "grant_type=password&client_id=app&scope=s") != asked
+
+
+# ---- the recorder's scrubbing, on exchanges made up here ------------------------------------------
+
+def _jwt(claims):
+    import base64
+    part = lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")  # noqa: E731
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJlLXRoYXQtcHJvdmVzLWl0"
+
+
+def _exchange(method, url, body, status, answer, request_headers=None, answer_headers=None):
+    import io
+    import requests
+    from urllib3 import HTTPResponse
+    request = requests.Request(method, url, data=body, headers=request_headers or {}).prepare()
+    content = answer.encode() if isinstance(answer, str) else answer
+    raw = HTTPResponse(body=io.BytesIO(content), headers=answer_headers or {}, status=status, preload_content=False)
+    return request, requests.adapters.HTTPAdapter().build_response(request, raw)
+
+
+def test_the_recorder_keeps_no_credential_and_pseudonyms_hide_the_person(tmp_path):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import ews_record
+    access = _jwt({"aud": "https://outlook.office365.com", "roles": ["full_access_as_app"], "upn": "erin@fabrikam.example",
+                   "name": "Erin Example"})
+    recorder = ews_record.Recorder(tmp_path, pseudonyms=True, secrets=["S3cret-Pa55"])
+    recorder.write(*_exchange(
+        "POST", "https://login.example/tenant/oauth2/v2.0/token",
+        "grant_type=password&username=erin%40fabrikam.example&password=S3cret-Pa55&client_secret=app-secret-1",
+        200, json.dumps({"access_token": access, "refresh_token": "0.AREFRESH-opaque", "id_token": access,
+                         "client_info": "eyJ1aWQiOiIxMjMifQ", "expires_in": 3599, "token_type": "Bearer"}),
+        {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "session=abc123"},
+        {"Content-Type": "application/json", "Set-Cookie": "fpc=secret-cookie"}))
+    recorder.write(*_exchange(
+        "POST", "https://mail.fabrikam.example/EWS/Exchange.asmx", "", 401, "",
+        {"Authorization": "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw=="},
+        {"WWW-Authenticate": "NTLM TlRMTVNTUAACAAAAHgAeADgAAAAFgoqiQ2hhbGxlbmdlRGF0YQ==", "Content-Type": "text/plain"}))
+    recorder.write(*_exchange(
+        "POST", "https://mail.fabrikam.example/EWS/Exchange.asmx",
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetItem '
+        'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"/></s:Body></s:Envelope>', 200,
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body><t:Message>'
+        '<t:ItemId Id="AAMkAGFiY2RlZmdoaWprbG1ub3A=" ChangeKey="CQAAABYAAAA"/><t:Subject>RE: Merger with Northwind</t:Subject>'
+        '<t:Body BodyType="Text">Erin, the Northwind numbers: 4.2M.</t:Body><t:From><t:Mailbox><t:Name>Erin Example</t:Name>'
+        '<t:EmailAddress>erin@fabrikam.example</t:EmailAddress></t:Mailbox></t:From><t:ConversationTopic>Merger with '
+        'Northwind</t:ConversationTopic><t:Attachments><t:FileAttachment><t:Name>numbers.xlsx</t:Name>'
+        '<t:Content>c2VjcmV0IG51bWJlcnM=</t:Content></t:FileAttachment></t:Attachments></t:Message></s:Body></s:Envelope>',
+        {"Content-Type": "text/xml; charset=utf-8"}, {"Content-Type": "text/xml; charset=utf-8"}))
+    text = "\n".join(p.read_text() for p in tmp_path.iterdir() if p.is_file() and p.name != ews_record.KEY_FILE)
+    for secret in ("S3cret-Pa55", "app-secret-1", "AREFRESH", "abc123", "secret-cookie", "c2lnbmF0dXJlLXRoYXQtcHJvdmVzLWl0",
+                   "TlRMTVNTUAAC", "TlRMTVNTUAAB", "eyJ1aWQiOiIxMjMifQ", access):
+        assert secret not in text, secret
+    for personal in ("erin", "Erin", "fabrikam", "Northwind", "Merger", "4.2M", "numbers.xlsx", "c2VjcmV0IG51bWJlcnM=",
+                     "AAMkAGFiY2RlZmdoaWprbG1ub3A="):
+        assert personal not in text, personal
+    token = json.loads((tmp_path / "0001-token.response.json").read_text())
+    claims = json.loads(__import__("base64").urlsafe_b64decode(token["access_token"].split(".")[1] + "=="))
+    assert claims["roles"] == ["full_access_as_app"] and claims["upn"].endswith("@example.net")  # what it granted
+    assert token["access_token"].endswith(".[redacted]") and token["refresh_token"] == "[redacted]"
+    answer = (tmp_path / "0003-GetItem.response.xml").read_text()
+    subject = re.search(r"<t:Subject>RE: (Subject \w+)</t:Subject>", answer).group(1)
+    assert f"<t:ConversationTopic>{subject}</t:ConversationTopic>" in answer  # the same original, the same pseudonym
+    assert 'BodyType="Text">Body text ' in answer and re.search(r"<t:Name>file-\w+\.xlsx</t:Name>", answer)
+    index = json.loads((tmp_path / "recording.json").read_text())
+    assert index["exchanges"][1]["response_headers"]["WWW-Authenticate"] == "NTLM [redacted]"
+    assert all("Cookie" not in e["request_headers"] and "Set-Cookie" not in e["response_headers"]
+               for e in index["exchanges"])
+    assert (tmp_path / ".gitignore").read_text().startswith(ews_record.KEY_FILE)
