@@ -314,13 +314,14 @@ def write_index(directory, index):
 
 @contextlib.contextmanager
 def _locked(directory):
-    """Several processes may record into one folder in turn (a session of several scripts)."""
-    with open(Path(directory) / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Several processes may record into one folder in turn (a session of several scripts): they
+    take turns by a lock on the folder itself, which leaves no file behind."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def _secret_forms(literals):
@@ -385,7 +386,7 @@ class Pseudonyms:
                 handle.write(secrets.token_hex(32))
             ignore = Path(directory) / ".gitignore"
             if not ignore.exists():
-                ignore.write_text(f"{KEY_FILE}\n.lock\n")
+                ignore.write_text(f"{KEY_FILE}\n")
         self.key = bytes.fromhex(key_file.read_text().strip())
         self.seen = {}  # original -> pseudonym, for values found again inside other text
 

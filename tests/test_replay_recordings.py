@@ -210,3 +210,24 @@ def test_the_recorder_keeps_no_credential_and_pseudonyms_hide_the_person(tmp_pat
     assert all("Cookie" not in e["request_headers"] and "Set-Cookie" not in e["response_headers"]
                for e in index["exchanges"])
     assert (tmp_path / ".gitignore").read_text().startswith(ews_record.KEY_FILE)
+
+
+def test_code_with_its_own_oauth_account_replays_a_scripts_recording():
+    """replaying() alone (no `everywhere`) also answers exchangelib's token request: exchangelib
+    mounts the adapter on the token endpoint. Code that knows nothing of the scripts, with the
+    app's id and any secret, reads the inbox totals setup_oauth_client_credentials.py recorded."""
+    from exchangelib import IMPERSONATION, Account, Configuration, Identity, OAuth2Credentials
+    directory = RECORDINGS / "setup_oauth_client_credentials-app"
+    scenario = json.loads((directory / "recording.json").read_text())["scenario"]
+    env, shown = scenario["env"], json.loads(scenario["stdout"])
+
+    class AtTheRecordedAuthority(OAuth2Credentials):  # the authority the recording was made against
+        token_url = f"https://login.example/{env['EWS_TENANT_ID']}/oauth2/v2.0/token"
+
+    credentials = AtTheRecordedAuthority(client_id=env["EWS_CLIENT_ID"], client_secret="not-the-real-one",
+                                         tenant_id=env["EWS_TENANT_ID"], identity=Identity(primary_smtp_address=env["EWS_EMAIL"]))
+    with replaying(directory) as player:
+        account = Account(env["EWS_EMAIL"], access_type=IMPERSONATION, autodiscover=False,
+                          config=Configuration(credentials=credentials, service_endpoint=REPLAY_URL))
+        assert (account.inbox.total_count, account.inbox.unread_count) == (shown["inbox"]["total"], shown["inbox"]["unread"])
+    assert player.served[0] == "0001-token" and player.unused() == []
