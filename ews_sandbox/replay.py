@@ -30,6 +30,7 @@ import json
 import re
 import socket
 import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -162,6 +163,8 @@ class Player:
         self.index = json.loads(index_file.read_text(encoding="utf-8"))
         self.exchanges = [Exchange(self.directory, n, entry) for n, entry in enumerate(self.index["exchanges"], 1)]
         self.served = []
+        self.timeline = []  # (exchange, seconds since the replay began) for each answer given
+        self._started = time.monotonic()
         self._lock = threading.Lock()
 
     def unused(self):
@@ -174,6 +177,7 @@ class Player:
                 if not exchange.used and exchange.canonical == asked:
                     exchange.used = True
                     self.served.append(exchange.name)
+                    self.timeline.append((exchange.name, round(time.monotonic() - self._started, 3)))
                     return exchange
         raise ReplayMismatch(self.explain(asked, operation_of(body, url)))
 

@@ -515,5 +515,7 @@ def _replay(settings, directory):
         left = player.unused()
         if left:
             print(f"ews: replay: {len(left)} recorded exchange(s) not asked for: {', '.join(left)}", file=sys.stderr)
+        if settings.get("EWS_REPLAY_LOG"):  # for tests: which answers were given, when (back-off waits)
+            Path(settings.get("EWS_REPLAY_LOG")).write_text(json.dumps({"timeline": player.timeline, "unused": left}))
 
     atexit.register(report)

@@ -283,7 +283,7 @@ def replay_env(recording, workdir, **extra):
     return env
 
 
-def replay_script(directory, workdir, timeout=120):
+def replay_script(directory, workdir, timeout=120, **settings):
     """Run a script scenario's command offline from its recording: CompletedProcess."""
     import json
     import subprocess
@@ -296,7 +296,7 @@ def replay_script(directory, workdir, timeout=120):
         (workdir / name).write_text(text)
     script = Path(__file__).resolve().parent.parent / "scripts" / scenario["script"]
     return subprocess.run([sys.executable, str(script), *scenario["args"]], cwd=workdir,
-                          env=replay_env(recording, workdir, EWS_REPLAY=str(directory)),
+                          env=replay_env(recording, workdir, EWS_REPLAY=str(directory), **settings),
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -7,7 +7,6 @@ A new scenario: an entry in tests/replay_scenarios.py SCRIPTS, `python tools/rec
 and one line in SCENARIOS below."""
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,8 @@ RECORDINGS = Path(__file__).resolve().parent / "recordings"
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 NOT_ASKED = "recorded exchange(s) not asked for"
 
-# scenario, exit code, a fragment of the last stderr line, the least seconds the run must wait (back-off)
+# scenario, exit code, a fragment of the last stderr line, the least seconds the script must wait
+# between an answer asking it to (ErrorServerBusy's BackOffMilliseconds, Retry-After) and its retry
 SCENARIOS = [
     ("read_inbox-unread", 0, None, 0),
     ("read_inbox-bodies", 0, None, 0),
@@ -58,9 +58,8 @@ def recording(name):
 @pytest.mark.parametrize("name, code, message, wait", SCENARIOS, ids=[s[0] for s in SCENARIOS])
 def test_a_script_replays_offline_as_recorded(name, code, message, wait, tmp_path):
     scenario = recording(name)["scenario"]
-    started = time.monotonic()
-    result = replay_script(RECORDINGS / name, tmp_path)
-    elapsed = time.monotonic() - started
+    result = replay_script(RECORDINGS / name, tmp_path, EWS_REPLAY_LOG=str(tmp_path / "replay.json"))
+    timeline = json.loads((tmp_path / "replay.json").read_text())["timeline"]
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == code, result.stderr
     assert NOT_ASKED not in result.stderr, result.stderr
@@ -72,7 +71,17 @@ def test_a_script_replays_offline_as_recorded(name, code, message, wait, tmp_pat
         assert errors and message in errors[-1], result.stderr
         if scenario.get("stderr_last_line"):
             assert errors[-1] == scenario["stderr_last_line"]
-    assert elapsed >= wait
+    if wait:  # the answer that asked for a wait, then the retry: at least that much later
+        statuses = [(entry["status"], open_answer(name, entry)) for entry in recording(name)["exchanges"]]
+        asked = next(i for i, (status, text) in enumerate(statuses) if status == 503 or "ErrorServerBusy" in text)
+        names = [served for served, _ in timeline]
+        assert names == sorted(names) and len(names) == len(statuses)  # every answer, in the recorded order
+        gap = timeline[asked + 1][1] - timeline[asked][1]
+        assert gap >= wait, timeline
+
+
+def open_answer(name, entry):
+    return (RECORDINGS / name / entry["response"]).read_text() if entry.get("response") else ""
 
 
 def test_every_script_has_a_replayed_scenario():
