@@ -20,6 +20,7 @@ EWS_REPLAY=DIR: the run is answered from the recording in DIR (ews_sandbox/repla
 bundle) and every network connection is refused, so the script runs offline; without a
 server configured it asks no sandbox. A request the recording does not hold fails with a diff
 against the closest recorded one; recorded exchanges never asked for are named on stderr.
+EWS_REPLAY_LOG=FILE writes, at exit, which answers were given and when (JSON), for tests.
 
 What is not recorded: a request that got no answer (a dropped connection, a timeout), and the
 sandbox's admin API. A streaming answer (GetStreamingEvents) is written once it has ended.

@@ -42,7 +42,6 @@ class Context:
         return self._account
 
     def env(self, scenario):
-        import ews_sandbox.tls  # noqa: F401 - the sandbox's CA is trusted through EWS_CA_BUNDLE
         apps = {app["kind"]: app for app in self.sandbox.apps}
         settings = {"EWS_CA_BUNDLE": self.sandbox.ca_bundle, "EWS_EMAIL": "alice@contoso.example",
                     "EWS_TIMEZONE": "UTC", "EWS_RETRY_MAX_WAIT": "0", "HOME": str(self.workdir),
