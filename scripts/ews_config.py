@@ -144,6 +144,8 @@ class Connection:
 
     def __enter__(self):
         from exchangelib.protocol import BaseProtocol
+        if self.settings.get("EWS_RECORD") or self.settings.get("EWS_REPLAY"):
+            recorder()(self.settings)
         if self.settings.mode == "sandbox" and not self.settings.get("EWS_SANDBOX_URL"):
             self._start_sandbox()
         self.ca_bundle = configure_tls(self.ca_bundle, self.settings.flag("EWS_INSECURE_TLS"), self.budget)
@@ -325,6 +327,15 @@ class Connection:
             session.verify, session.trust_env = self.ca_bundle, False
             session.proxies = requests.utils.get_environ_proxies(self.authority_host)
         return session
+
+
+def recorder():
+    """EWS_RECORD / EWS_REPLAY (tests): ews_record.py, loaded only then, so this file copies alone."""
+    import importlib
+    try:
+        return importlib.import_module("ews_record").install
+    except ModuleNotFoundError:
+        raise ConfigError("EWS_RECORD and EWS_REPLAY need ews_record.py beside ews_config.py")
 
 
 class RetryBudget:
