@@ -261,8 +261,11 @@ def _update_organizer(conn, organizer, uid, address, response):
 def cancel(conn, organizer_row, body=None):
     """The organizer cancels: attendees' copies are marked cancelled, each gets a
     MeetingCancellation, and the organizer's item leaves the calendar. Returns the copy of
-    the cancellation kept in Sent Items."""
+    the cancellation kept in Sent Items. One occurrence of a series (CancelCalendarItem of an
+    occurrence's id): it becomes a deleted occurrence of the organizer's series, and a
+    cancelled exception of each attendee's copy (a room's is deleted)."""
     item = etree.fromstring(organizer_row["xml"])
+    one = organizer_row["instance_index"] if isinstance(organizer_row, calendar.Occurrence) else None
     if not is_organizer(conn, organizer_row, item):
         raise EWSError("ErrorCalendarIsNotOrganizer")
     organizer = directory.user_by_id(conn, organizer_row["mailbox_id"])
@@ -275,6 +278,11 @@ def cancel(conn, organizer_row, body=None):
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue
         mine = copy_in_calendar(conn, user["id"], uid)
+        if one is not None and mine is not None:
+            mine = _cancel_occurrence_copy(conn, mine, one, room=user["kind"] == "room")
+            if user["kind"] != "room":
+                _deliver_message(conn, user, "inbox", _cancellation(item, organizer, mine, body))
+            continue
         if user["kind"] == "room":
             if mine is not None:
                 items.delete(conn, mine)  # a room frees its time by itself
@@ -290,12 +298,41 @@ def cancel(conn, organizer_row, body=None):
         if body is not None:
             _replace(notice, copy.deepcopy(body))
         _deliver_message(conn, user, "inbox", notice)
-    items.discard(conn, organizer_row, "MoveToDeletedItems")
+    if one is not None:
+        calendar.delete_occurrence(conn, organizer_row)
+    else:
+        items.discard(conn, organizer_row, "MoveToDeletedItems")
     kept = _meeting_message("MeetingCancellation", item, organizer, None, subject_prefix="Canceled: ")
     if body is not None:
         _replace(kept, copy.deepcopy(body))
     _set(kept, "IsRead", "true")
     return _deliver_message(conn, organizer, "sentitems", kept)
+
+
+def _cancel_occurrence_copy(conn, master_row, index, room):
+    """The attendee's occurrence `index` of their copy of the series: marked cancelled (an
+    exception), or deleted for a room. Returns their series' row (None if the occurrence is gone)."""
+    try:
+        theirs = calendar.occurrence_row(conn, master_row, index)
+    except EWSError:  # already deleted, or past the end of their copy
+        return master_row
+    if room:
+        calendar.delete_occurrence(conn, theirs)
+        return master_row
+    copy_item = etree.fromstring(theirs["xml"])
+    _set(copy_item, "IsCancelled", "true")
+    _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
+    _set(copy_item, "LegacyFreeBusyStatus", "Free")
+    _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
+    calendar.save_exception(conn, theirs, copy_item)
+    return items.get(conn, master_row["id"])
+
+
+def _cancellation(item, organizer, calendar_row, body):
+    notice = _meeting_message("MeetingCancellation", item, organizer, calendar_row, subject_prefix="Canceled: ")
+    if body is not None:
+        _replace(notice, copy.deepcopy(body))
+    return notice
 
 
 def remove(conn, mailbox_id, reference_row):

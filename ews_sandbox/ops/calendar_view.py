@@ -88,7 +88,7 @@ def _max_entries(view):
 def names_occurrence(element):
     """Whether an item id element is one this module resolves."""
     return local(element) in ("OccurrenceItemId", "RecurringMasterItemId") or \
-        (local(element) == "ItemId" and ids.decode_occurrence(element.get("Id")) is not None)
+        (local(element) in ("ItemId", "ReferenceItemId") and ids.decode_occurrence(element.get("Id")) is not None)
 
 
 def resolve(ctx, element):
