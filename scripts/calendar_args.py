@@ -28,9 +28,15 @@ def zone(name, flag="--timezone"):
 def local_date(text, flag):
     """A date (2026-03-24); one that does not exist is refused."""
     try:
-        return date.fromisoformat(text.strip())
+        return in_range(date.fromisoformat(text.strip()), text, flag)
     except ValueError:
         raise ConfigError(f"{flag} {text!r} is not a date that exists: use YYYY-MM-DD, such as 2026-03-24")
+
+
+def in_range(value, text, flag):
+    if not 1900 <= value.year <= 9998:  # past what a calendar needs, and what converting zones survives
+        raise ConfigError(f"{flag} {text!r} is out of range: give a date between the years 1900 and 9998")
+    return value
 
 
 def local_time(text, tz, flag):
@@ -43,7 +49,7 @@ def local_time(text, tz, flag):
         raise ConfigError(f"{flag} {text!r} is not a date and time that exists: use {TIME_EXAMPLE}")
     if naive.tzinfo is not None:
         raise ConfigError(f"{flag} {text!r}: give the wall-clock time without an offset; --timezone names its zone")
-    aware = naive.replace(tzinfo=tz)
+    aware = in_range(naive, text, flag).replace(tzinfo=tz)
     if aware.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
         raise ConfigError(f"{flag} {text!r} does not exist in {tz.key}: the clocks skip that hour "
                           "(daylight saving starts); pick another time")

@@ -56,8 +56,10 @@ def check_event(args):
     for name in ("interval", "count", "duration", "occurrence"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise fail(f"--{name} {getattr(args, name)}: must be 1 or more")
-    if args.reminder is not None and args.reminder < 0:
-        raise fail(f"--reminder {args.reminder}: give minutes before the start, 0 or more")
+    if (args.duration or 0) > 5 * 366 * 1440 or (args.count or 0) > 999:
+        raise fail("--duration: 5 years at most; --count: EWS allows 999 occurrences at most")
+    if args.reminder is not None and not 0 <= args.reminder <= 40320:
+        raise fail(f"--reminder {args.reminder}: minutes before the start, 0 to 40320 (four weeks)")
     if args.on and args.occurrence or args.from_date and not args.cancel:
         raise fail("--on and --occurrence pick one occurrence: give one; --from goes with --cancel")
     for name, flag in (("on", "--on"), ("from_date", "--from"), ("until", "--until")):
@@ -101,6 +103,8 @@ def check_pattern(args, fail):
         raise fail(f"--day {args.day}: a day of the month 1..31, with --repeat monthly or yearly, without --week")
     if args.month is not None and not (1 <= args.month <= 12 and args.repeat == "yearly"):
         raise fail(f"--month {args.month}: a month 1..12, with --repeat yearly")
+    if (args.interval or 1) > (999 if args.repeat == "daily" else 99):
+        raise fail(f"--interval {args.interval}: EWS allows 999 days, 99 weeks or months at most")
     if args.repeat == "yearly" and (args.interval or 1) != 1:
         raise fail("--interval: a yearly series recurs every year (EWS has no interval for it)")
     if args.count and args.until:
