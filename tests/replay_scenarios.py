@@ -34,6 +34,16 @@ def _tagged(ctx):
     return {}
 
 
+def _sync_meeting(ctx):
+    """alice's weekly meeting with bob (Tuesdays and Thursdays at 10:00 Berlin, 8 times)."""
+    ctx.run_unrecorded("create_calendar_event.py", *SYNC_MEETING)
+    return {}
+
+
+SYNC_MEETING = ["--subject", "Sync", "--start", "2026-03-24T10:00", "--duration", "30", "--timezone", "Europe/Berlin",
+                "--repeat", "weekly", "--weekdays", "tue,thu", "--count", "8", "--attendee", BOB]
+
+
 def _deleted_message(ctx):
     """The id of a message that existed and was deleted: well formed, found nowhere."""
     from exchangelib import Message
@@ -97,6 +107,17 @@ SCRIPTS = {
     "setup_oauth_delegated_msal-device-code": Script("setup_oauth_delegated_msal.py", ["--json"],
                                                      mode="msal-device-code",
                                                      about="msal's device code flow, then EWS with its token"),
+    "create_calendar_event-weekly-meeting": Script("create_calendar_event.py", [*SYNC_MEETING, "--json"],
+                                                   about="a weekly series with an attendee: CreateItem, GetItem"),
+    "calendar_view-fortnight": Script("calendar_view.py", ["--from", "2026-03-23", "--to", "2026-04-05", "--timezone",
+                                                           "Europe/Berlin", "--json"], setup=_sync_meeting,
+                                      about="a CalendarView across the change to summer time: one FindItem"),
+    "respond_meeting-accept": Script("respond_meeting.py", ["accept", "--subject", "Sync", "--message", "See you",
+                                                            "--json"], env={"EWS_EMAIL": BOB}, setup=_sync_meeting,
+                                     about="bob accepts: FindItem in his Inbox, CreateItem AcceptItem"),
+    "free_busy-three": Script("free_busy.py", ["--people", f"{ALICE},{BOB},{CAROL}", "--day", "2026-03-24",
+                                               "--timezone", "Europe/Berlin", "--json"], setup=_sync_meeting,
+                              about="GetServerTimeZones, one GetUserAvailability for three people"),
     # ---- Exchange's error answers ----
     "errors-server-busy-backoff": Script("read_inbox.py", ["--limit", "3", "--json"], env={"EWS_RETRY_MAX_WAIT": "10"},
                                          faults=[{"kind": "server-busy", "every": 2, "backoff_ms": 700,
