@@ -1,8 +1,10 @@
 """Each claim of cost or effect that references/calendar.md makes, tested through exchangelib
 against the sandbox (the request log counts the round trips)."""
 import itertools
+import re
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from exchangelib import UTC, Attendee, CalendarItem, EWSDate, EWSDateTime, EWSTimeZone
@@ -14,6 +16,13 @@ from exchangelib.recurrence import (AbsoluteYearlyPattern, DailyPattern, NoEndPa
 from conftest import ALICE, BOB
 
 BERLIN = EWSTimeZone("Europe/Berlin")
+PAGE = Path(__file__).resolve().parent.parent / "references" / "calendar.md"
+
+
+def cite(claim):
+    """Fails unless references/calendar.md says `claim`, whitespace aside."""
+    flat = lambda text: re.sub(r"\s+", " ", text).strip()  # noqa: E731
+    assert flat(claim) in flat(PAGE.read_text(encoding="utf-8")), f"calendar.md no longer says: {claim}"
 
 
 @pytest.fixture
@@ -48,6 +57,8 @@ def daily(account, subject, start, days=None):
 # ---- times and zones ------------------------------------------------------------------------
 
 def test_naive_times_are_refused_and_answers_come_in_utc_with_the_zone_kept(alice):
+    cite('a naive `datetime` on `start` or `end` raises `ValueError` ("must be timezone aware")')
+    cite('What the server sends back is in UTC')
     with pytest.raises(ValueError, match="must be timezone aware"):
         event(alice, "naive", datetime(2026, 3, 27, 10)).save()
     start = EWSDateTime(2026, 3, 27, 10, tzinfo=BERLIN)
@@ -58,12 +69,14 @@ def test_naive_times_are_refused_and_answers_come_in_utc_with_the_zone_kept(alic
 
 
 def test_arithmetic_keeps_the_wall_clock_of_its_own_zone():
+    cite('arithmetic on an aware time keeps the wall clock of *its* zone')
     friday = datetime(2026, 3, 27, 10, tzinfo=BERLIN)
     assert (friday + timedelta(days=3)).hour == 10
     assert (friday.astimezone(UTC) + timedelta(days=3)).astimezone(BERLIN).hour == 11
 
 
 def test_all_day_sends_midnights_of_the_default_zone_end_one_day_later(alice):
+    cite('exchangelib sends the midnights of `account.default_timezone`, the end one day later')
     item = CalendarItem(account=alice, folder=alice.calendar, subject="Offsite", is_all_day=True,
                         start=EWSDate(2026, 7, 1), end=EWSDate(2026, 7, 2))
     item.save()
@@ -76,11 +89,13 @@ def test_all_day_sends_midnights_of_the_default_zone_end_one_day_later(alice):
 # ---- series, occurrences ----------------------------------------------------------------------
 
 def test_yearly_patterns_have_no_interval():
+    cite('Yearly patterns have no interval.')
     for pattern in (AbsoluteYearlyPattern, RelativeYearlyPattern):
         assert "interval" not in [f.name for f in pattern.FIELDS]
 
 
 def test_occurrence_by_index_sends_nothing_until_refresh(alice, clean):
+    cite('`master.occurrence(index=3)` names the third one without a request (`OccurrenceItemId`); `refresh()` fetches it.')
     master = daily(alice, "Daily", EWSDateTime(2026, 5, 4, 9, tzinfo=BERLIN), days=5)
     master.save()
     clean.clear_requests()
@@ -94,6 +109,7 @@ def test_occurrence_by_index_sends_nothing_until_refresh(alice, clean):
 
 
 def test_a_new_pattern_drops_the_exceptions(alice):
+    cite('Giving the series a new pattern or new times drops its exceptions.')
     master = daily(alice, "Daily", EWSDateTime(2026, 5, 4, 9, tzinfo=BERLIN), days=5)
     master.save()
     master.occurrence(index=2).delete()
@@ -108,6 +124,8 @@ def test_a_new_pattern_drops_the_exceptions(alice):
 # ---- view versus filter -----------------------------------------------------------------------
 
 def test_view_takes_no_filter_sorts_on_the_client_and_filter_lists_masters(alice, clean):
+    cite('It takes no `filter()` (the server answers `ErrorInvalidOperation`); `order_by()` is done by exchangelib, on the client.')
+    cite('A view spans about two years at most (`ErrorCalendarViewRangeTooBig`).')
     start = EWSDateTime(2026, 5, 4, 9, tzinfo=BERLIN)
     daily(alice, "Daily", start, days=5).save()
     window = (start - timedelta(hours=1), start + timedelta(days=5))
@@ -122,6 +140,8 @@ def test_view_takes_no_filter_sorts_on_the_client_and_filter_lists_masters(alice
 
 
 def test_a_bare_view_stops_at_1000_entries_and_location_costs_get_item(alice, clean):
+    cite('With more in the window, a bare `view()` never ends')
+    cite('exchangelib fetches `location`, `uid`, `body`, `organizer` and the attendees with GetItem, 100 items a request')
     for hour in (9, 11, 13):
         daily(alice, f"Daily {hour}", EWSDateTime(2026, 1, 1, hour, tzinfo=BERLIN)).save()
     year = (EWSDateTime(2026, 1, 1, tzinfo=BERLIN), EWSDateTime(2027, 1, 1, tzinfo=BERLIN))
@@ -145,6 +165,8 @@ def test_a_bare_view_stops_at_1000_entries_and_location_costs_get_item(alice, cl
 # ---- meetings, cancellations ------------------------------------------------------------------
 
 def test_save_invites_nobody_unless_asked_and_a_response_is_one_create_item(alice, bob, clean):
+    cite('`save()` sends **no** invitation unless asked')
+    cite('| accept, decline, cancel | 1 CreateItem each (the first also a GetFolder: Sent Items keeps the copy) |')
     start = EWSDateTime(2026, 6, 2, 10, tzinfo=BERLIN)
     quiet = event(alice, "Quiet", start, required_attendees=[Attendee(mailbox=BOB)])
     quiet.save()
@@ -153,6 +175,7 @@ def test_save_invites_nobody_unless_asked_and_a_response_is_one_create_item(alic
     meeting = event(alice, "Kick-off", start, required_attendees=[Attendee(mailbox=BOB)])
     meeting.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
     assert ops(clean) == {"CreateItem": 1}
+    cite("| create an event, a series or a meeting (invitations included) | 1 CreateItem |")
     copy = bob.calendar.get(subject="Kick-off")
     clean.clear_requests()
     copy.accept()  # on the calendar copy, not the request
@@ -168,6 +191,7 @@ def test_save_invites_nobody_unless_asked_and_a_response_is_one_create_item(alic
 
 
 def test_cancel_of_one_occurrence_and_delete_that_tells_nobody(alice, bob, clean):
+    cite('Called on one occurrence it cancels that occurrence only. `item.delete()` tells nobody')
     start = EWSDateTime(2026, 6, 1, 9, tzinfo=BERLIN)
     series = daily(alice, "Stand-up", start, days=5)
     series.required_attendees = [Attendee(mailbox=BOB)]
@@ -194,6 +218,7 @@ def test_cancel_of_one_occurrence_and_delete_that_tells_nobody(alice, bob, clean
 # ---- free/busy, what connecting costs ---------------------------------------------------------
 
 def test_free_busy_costs_two_requests_for_everyone(alice, clean):
+    cite('| free/busy of several people | 1 GetServerTimeZones + 1 GetUserAvailability |')
     day = EWSDateTime(2026, 3, 27, 8, tzinfo=BERLIN)
     clean.clear_requests()
     views = list(alice.protocol.get_free_busy_info(
@@ -206,6 +231,7 @@ def test_free_busy_costs_two_requests_for_everyone(alice, clean):
 
 
 def test_opening_the_calendar_costs_two_get_folder_once(connect, clean):
+    cite('| opening the calendar (`account.calendar`) | 2 GetFolder (root, calendar), once per Account |')
     from exchangelib import Build, Version
     account = connect(ALICE, version=Version(build=Build(15, 1, 2507, 6)))  # a known version: no probe
     clean.clear_requests()

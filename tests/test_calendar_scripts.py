@@ -13,6 +13,7 @@ from exchangelib.recurrence import (AbsoluteMonthlyPattern, AbsoluteYearlyPatter
                                     RelativeYearlyPattern, WeeklyPattern)
 
 from conftest import ALICE, BOB, CAROL
+from test_calendar_claims import cite
 from test_mail_scripts import as_json, ok, operations, run  # noqa: F401 - run is a fixture
 
 BERLIN = EWSTimeZone("Europe/Berlin")
@@ -317,6 +318,9 @@ def _daily_series_with_exceptions(account, subject, start, exceptions):
 
 
 def test_a_years_view_costs_one_find_item_per_thousand_occurrences(run, people, clean):
+    cite("| a year's view of a daily series with 20 exceptions (365 entries), plain fields | 1 FindItem |")
+    cite("| the same with location, organizer or attendees | 1 FindItem + 4 GetItem (100 a request) |")
+    cite("| a year's view of three daily series (1,095 entries), paged as `calendar_view.py` does | 2 FindItem |")
     alice = people[ALICE]
     _daily_series_with_exceptions(alice, "Daily", datetime(2026, 1, 1, 9, tzinfo=BERLIN), exceptions=20)
     clean.clear_requests()
