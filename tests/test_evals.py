@@ -46,11 +46,12 @@ NEAR_MISSES = [
     ("categorize-add", "{scripts}/manage_messages.py categorize --subject invoice --set Finance", "'Customers', 'Finance'"),
     ("delete-to-trash", "{scripts}/manage_messages.py delete --subject 'You won a prize' --mode hard",
      "Deleted Items holds 0"),
-    ("recurring-weekly", "{evals}/solutions/create_event.py --subject 'Team sync' --start 2027-03-15T08:00 "
-                         "--end 2027-03-15T08:30 --weekly 10", "not on Monday 09:00-09:30 Berlin"),  # a series in UTC
+    ("recurring-weekly", "{scripts}/create_calendar_event.py --subject 'Team sync' --start 2027-03-15T08:00 "
+                         "--end 2027-03-15T08:30 --repeat weekly --count 10 --timezone UTC",
+     "not on Monday 09:00-09:30 Berlin"),  # the times read in UTC
     ("survive-throttling", "{scripts}/manage_messages.py mark-read --from ci@build.example", "exited 1"),
 ]
-NEAR_MISS_ENV = {"recurring-weekly": {"EWS_TIMEZONE": "UTC"}, "survive-throttling": {"EWS_RETRY_MAX_WAIT": "0"}}
+NEAR_MISS_ENV = {"survive-throttling": {"EWS_RETRY_MAX_WAIT": "0"}}
 
 
 @pytest.mark.parametrize("name, command, failure", NEAR_MISSES, ids=[m[0] for m in NEAR_MISSES])
