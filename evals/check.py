@@ -213,8 +213,8 @@ def main(argv=None):
     except KeyError:
         parser.error(f"no eval {args.id!r}; see --list")
     # the command runs in a temporary folder: a program (or interpreter, .venv/bin/python) named by
-    # a relative path is found from here
-    command = [str(Path(part).resolve()) if (part.endswith(".py") or "/" in part) and Path(part).is_file() else part
+    # a relative path is found from here (not resolved: a venv's python is a symlink that must stay one)
+    command = [str(Path(part).absolute()) if (part.endswith(".py") or "/" in part) and Path(part).is_file() else part
                for part in command]
     failures = check(spec, command, verbose=args.verbose)
     print(f"{'FAIL' if failures else 'PASS'} {spec['id']} {spec['name']}")
