@@ -27,6 +27,7 @@ Examples:
 import argparse
 import contextlib
 import csv
+import datetime
 import re
 import sys
 
@@ -73,7 +74,10 @@ def check_args(args):
         if value and name.startswith("email"):
             ews_cli.check_address(value, f"--set {name}")
         if value and name == "birthday":
-            ews_cli.parse_when(value, "--set birthday")
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                raise ews_config.ConfigError(f"--set birthday {value!r} is not a date: use 1815-12-10")
         ews_cli.check_length(value, f"--set {name}", 255 if name in SHORT else 100_000)
         args.changes[name] = value
     if args.action in ("create", "update") and not args.changes:
@@ -296,10 +300,11 @@ def main(argv=None):
                       file=sys.stderr)
                 return 0
             result = [row(item) for item in items]
-        elif args.action == "resolve":
-            result = resolve(account, args)
-        elif args.action == "expand":
-            result = expand(account, args)
+        elif args.action in ("resolve", "expand"):
+            # ResolveNames and ExpandDL are protocol services: they read the server version without
+            # guessing it, and fail with AttributeError when it is not known yet. Asking for it guesses it.
+            account.protocol.version
+            result = resolve(account, args) if args.action == "resolve" else expand(account, args)
         else:
             if args.action == "create":
                 contact = Contact(account=account, folder=ews_folders.folder_by_path(account, args.folder))
@@ -312,6 +317,8 @@ def main(argv=None):
                 contact.save() if args.action == "create" else contact.save(update_fields=fields)
                 result = row(contact)
 
+    for name in [n for n in args.names if n not in {e["query"] for e in result}] if args.action == "resolve" else []:
+        print(f"ews: no one found for {name!r}", file=sys.stderr)
     if args.json:
         ews_cli.print_json(result)
     elif args.action == "expand":
@@ -320,8 +327,6 @@ def main(argv=None):
               "each once)")
     elif args.action == "resolve":
         ews_cli.print_table(result, ["query", "name", "email", "type"])
-        for name in [n for n in args.names if n not in {entry["query"] for entry in result}]:
-            print(f"ews: no one found for {name!r}", file=sys.stderr)
     elif args.action in ("create", "update"):
         verb = ("would " + args.action) if args.dry_run else args.action + "d"
         print(f"{verb} {args.changes.get('display_name') or result.get('display_name') or args.email or args.id}"
