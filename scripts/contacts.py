@@ -301,8 +301,8 @@ def main(argv=None):
                 return 0
             result = [row(item) for item in items]
         elif args.action in ("resolve", "expand"):
-            # ResolveNames and ExpandDL are protocol services: they read the server version without
-            # guessing it, and fail with AttributeError when it is not known yet. Asking for it guesses it.
+            # resolve_names() reads the server version without guessing it (AttributeError when it is
+            # not known yet): asking for it guesses it, one request unless EWS_VERSION is set
             account.protocol.version
             result = resolve(account, args) if args.action == "resolve" else expand(account, args)
         else:
