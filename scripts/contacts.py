@@ -23,6 +23,8 @@ Examples:
   contacts.py resolve smith --scope directory
   contacts.py expand sales@contoso.example --json
   contacts.py export --format vcard --out contacts.vcf
+
+Copy with: ews_config.py, ews_cli.py, ews_folders.py (from scripts/; requirements.txt)
 """
 import argparse
 import contextlib
@@ -90,6 +92,10 @@ def check_args(args):
         ews_cli.check_address(args.email, "--email")
     if args.action in ("search", "resolve", "expand") and not (args.text or "").strip():
         raise ews_config.ConfigError(f"{args.action} needs a name, e.g. contacts.py {args.action} smith")
+    if args.action not in ("search", "resolve", "expand") and args.text:
+        raise ews_config.ConfigError(f"{args.action} takes no name ({args.text!r}); see --help")
+    if args.limit is not None and args.limit < 1:
+        raise ews_config.ConfigError("--limit must be 1 or more")
 
 
 def get_value(contact, name):
@@ -176,8 +182,9 @@ def find_one(account, args):
     folder = ews_folders.folder_by_path(account, args.folder)
     if args.id:
         return folder.get(id=args.id)
-    found = list(folder.filter(Q(email_addresses__EmailAddress1=args.email) | Q(email_addresses__EmailAddress2=args.email)
-                               | Q(email_addresses__EmailAddress3=args.email)).only(*fetch_fields())[:2])
+    labels = Q(email_addresses__EmailAddress1=args.email) | Q(email_addresses__EmailAddress2=args.email) | \
+        Q(email_addresses__EmailAddress3=args.email)  # an indexed field is searched one label at a time
+    found = list(folder.filter(labels).only(*fetch_fields())[:2])
     if len(found) != 1:
         raise ews_config.ConfigError(f"--email {args.email}: {len(found) or 'no'} contacts in {args.folder} have that "
                                      "address" + ("; choose with --id (see contacts.py search)" if found else ""))
@@ -258,6 +265,21 @@ def vcard(item):
     return "".join(f"{line}\r\n" for line in folded)
 
 
+def export(people, args):
+    """CSV (columns named like --set fields, only those some contact has) or vCard, to --out or stdout."""
+    with open(args.out, "w", newline="", encoding="utf-8") if args.out else contextlib.nullcontext(sys.stdout) as out:
+        if args.format == "vcard":
+            out.write("".join(vcard(item) for item in people))
+        else:
+            rows = [row(item) for item in people]
+            writer = csv.DictWriter(out, ["id"] + [name for name in FIELDS if any(name in r for r in rows)])
+            writer.writeheader()
+            writer.writerows(rows)
+    where = f" to {args.out}" if args.out else ""
+    print(f"exported {len(people)} contacts as {args.format}{where}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None):
     parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
@@ -285,20 +307,7 @@ def main(argv=None):
             folder, query = contact_query(account, args)
             items = list(query[:args.limit] if args.limit else query)
             if args.action == "export":
-                people = [item for item in items if isinstance(item, Contact)]
-                with open(args.out, "w", newline="", encoding="utf-8") if args.out else \
-                        contextlib.nullcontext(sys.stdout) as handle:
-                    if args.format == "vcard":
-                        handle.write("".join(vcard(item) for item in people))
-                    else:
-                        rows = [row(item) for item in people]
-                        columns = [name for name in FIELDS if any(name in r for r in rows)]
-                        writer = csv.DictWriter(handle, ["id"] + columns, extrasaction="ignore")
-                        writer.writeheader()
-                        writer.writerows(rows)
-                print(f"exported {len(people)} contacts as {args.format}" + (f" to {args.out}" if args.out else ""),
-                      file=sys.stderr)
-                return 0
+                return export([item for item in items if isinstance(item, Contact)], args)
             result = [row(item) for item in items]
         elif args.action in ("resolve", "expand"):
             # resolve_names() reads the server version without guessing it (AttributeError when it is

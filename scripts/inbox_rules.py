@@ -20,6 +20,8 @@ Examples:
   inbox_rules.py update --name Digests --category News
   inbox_rules.py disable --name Digests
   inbox_rules.py list --json
+
+Copy with: ews_config.py, ews_cli.py, ews_folders.py (from scripts/; requirements.txt)
 """
 import argparse
 import sys
@@ -32,14 +34,17 @@ WARNING = ("ews: warning: exchangelib sends RemoveOutlookRuleBlob=true: Exchange
            "rules that exist only in Outlook (client-side rules) can be lost; check them in Outlook")
 # flag dest: (exchangelib Conditions/Exceptions/Actions field, kind); lists are repeatable flags
 CONDITIONS = {"sender": ("from_addresses", "addresses"), "sent_to": ("sent_to_addresses", "addresses"),
-              "subject_contains": ("contains_subject_strings", "texts"), "body_contains": ("contains_body_strings", "texts"),
+              "subject_contains": ("contains_subject_strings", "texts"),
+              "body_contains": ("contains_body_strings", "texts"),
               "subject_or_body_contains": ("contains_subject_or_body_strings", "texts"),
               "has_attachments": ("has_attachments", "flag"), "importance": ("importance", "choice"),
               "sensitivity": ("sensitivity", "choice"), "sent_only_to_me": ("sent_only_to_me", "flag"),
               "sent_cc_me": ("sent_cc_me", "flag")}
-EXCEPTIONS = {"except_from": ("from_addresses", "addresses"), "except_subject_contains": ("contains_subject_strings", "texts"),
+EXCEPTIONS = {"except_from": ("from_addresses", "addresses"),
+              "except_subject_contains": ("contains_subject_strings", "texts"),
               "except_body_contains": ("contains_body_strings", "texts")}
-ACTIONS = {"move_to": ("move_to_folder", "folder"), "copy_to": ("copy_to_folder", "folder"), "delete": ("delete", "flag"),
+ACTIONS = {"move_to": ("move_to_folder", "folder"), "copy_to": ("copy_to_folder", "folder"),
+           "delete": ("delete", "flag"),
            "mark_read": ("mark_as_read", "flag"), "category": ("assign_categories", "texts"),
            "set_importance": ("mark_importance", "choice"), "forward_to": ("forward_to_recipients", "addresses"),
            "redirect_to": ("redirect_to_recipients", "addresses"), "stop": ("stop_processing_rules", "flag")}
@@ -51,7 +56,8 @@ def add_rule_arguments(parser):
     when.add_argument("--from", dest="sender", action="append", metavar="ADDR", help="sent by ADDR")
     when.add_argument("--sent-to", action="append", metavar="ADDR", help="addressed to ADDR (a person or a list)")
     for name in ("subject", "body", "subject-or-body"):
-        when.add_argument(f"--{name}-contains", action="append", metavar="TEXT", help=f"{name} contains TEXT (any case)")
+        when.add_argument(f"--{name}-contains", action="append", metavar="TEXT",
+                          help=f"{name} contains TEXT (any case)")
     when.add_argument("--has-attachments", action="store_true", default=None)
     when.add_argument("--importance", choices=("low", "normal", "high"))
     when.add_argument("--sensitivity", choices=("normal", "personal", "private", "confidential"))
@@ -152,7 +158,8 @@ def main(argv=None):
     parser.add_argument("--name", metavar="NAME", help="the rule's name (create: the new rule's)")
     parser.add_argument("--id", metavar="ID", help="the rule's id (from list --json) instead of --name")
     parser.add_argument("--rename", metavar="NAME", help="update: a new name")
-    parser.add_argument("--priority", type=int, metavar="N", help="create, update: 1 runs first (create: after the last)")
+    parser.add_argument("--priority", type=int, metavar="N",
+                        help="create, update: 1 runs first (create: after the last)")
     parser.add_argument("--disabled", action="store_true", help="create: save the rule switched off")
     add_rule_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")

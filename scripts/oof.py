@@ -21,6 +21,8 @@ Examples:
   oof.py schedule --start 2026-12-05 --end 2026-12-06 --internal-file away.txt \\
       --external "I am away until Monday." --audience known
   oof.py disable
+
+Copy with: ews_config.py, ews_cli.py (from scripts/; requirements.txt)
 """
 import argparse
 import html
@@ -133,7 +135,8 @@ def main(argv=None):
     print(f"{done}automatic replies {result['state'].lower()}{window}, outside senders answered: "
           f"{result['external_audience'].lower()}")
     if result["state"] != "Disabled" or args.action == "show":
-        print(f"-- internal reply:\n{result['internal_reply'] or ''}\n-- external reply:\n{result['external_reply'] or ''}")
+        print(f"-- internal reply:\n{result['internal_reply'] or ''}")
+        print(f"-- external reply:\n{result['external_reply'] or ''}")
     return 0
 
 

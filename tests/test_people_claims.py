@@ -9,7 +9,6 @@ from exchangelib import Contact, Message, OofSettings
 from exchangelib.errors import (ErrorAccessDenied, ErrorDelegateAlreadyExists, ErrorDelegateCannotAddOwner,
                                 ErrorDelegateNoUser, ErrorInboxRulesValidationError, ErrorNameResolutionNoResults,
                                 ErrorNotDelegate, ErrorSchemaValidation)
-from exchangelib.folders import Folder
 from exchangelib.indexed_properties import EmailAddress
 from exchangelib.properties import (Actions, Address, Conditions, Exceptions, FolderId, MoveToFolder, Rule,
                                     WithinSizeRange)
@@ -49,7 +48,8 @@ def test_contacts_a_save_is_one_create_item_and_the_server_assembles_the_complet
 
 def test_contacts_an_indexed_field_assigned_is_the_whole_field(alice, clean):
     cite(CONTACTS, "Updating one of these fields sends one UpdateItem that sets each entry listed (each part of a "
-                   "postal address on its own) and deletes each label not listed: the list you assign is the whole field.")
+                   "postal address on its own) and deletes each label not listed: the list you assign is the whole "
+                   "field.")
     ada = Contact(account=alice, folder=alice.contacts, display_name="Ada", email_addresses=[
         EmailAddress(email="one@example.org", label="EmailAddress1"),
         EmailAddress(email="two@example.org", label="EmailAddress2")])
@@ -158,8 +158,8 @@ def test_settings_creating_a_rule_costs_two_requests_and_finds_its_id_by_name(al
 
 def test_settings_a_save_replaces_the_rule_and_a_disabled_rule_costs_two_deletes(alice, clean):
     cite(SETTINGS, "Changing a saved rule (`rule.save()`) is one UpdateInboxRules that replaces the whole rule; "
-                   "`rule.delete()` is one too, except for a disabled rule, which exchangelib first saves enabled, with "
-                   "its conditions dropped, then deletes: two requests.")
+                   "`rule.delete()` is one too, except for a disabled rule, which exchangelib first saves enabled, "
+                   "with its conditions dropped, then deletes: two requests.")
     rule = make_rule(alice, conditions=Conditions(contains_subject_strings=["x"]))
     rule.save()
     rule.conditions, rule.is_enabled = None, False
@@ -272,13 +272,15 @@ def test_settings_oof_window_read_back_is_today_unless_scheduled(alice):
 # ---- mailbox-settings.md: delegates, mail tips, searchable mailboxes --------------------
 
 def test_settings_delegate_refusals_are_raised(clean, connect):
-    cite(SETTINGS, "Each refusal is raised as its error: `ErrorDelegateAlreadyExists`, `ErrorDelegateNoUser` (no such "
-                   "user), `ErrorDelegateCannotAddOwner`, `ErrorNotDelegate` (remove or update someone who is not one).")
+    cite(SETTINGS, "Each refusal is raised as its error: `ErrorDelegateAlreadyExists`, `ErrorDelegateNoUser` (no "
+                   "such user), `ErrorDelegateCannotAddOwner`, `ErrorNotDelegate` (remove or update someone who is "
+                   "not one).")
     alice = connect(ALICE, version=PINNED)
     namespace = {"account": alice}
     [code] = [code for _, code, _ in python_blocks(BUNDLE / SETTINGS) if "class AddDelegate" in code]
     exec(code.split("\n[added]")[0], namespace)  # the services, as the reference gives them
-    add, update, remove = (namespace[name](account=alice) for name in ("AddDelegate", "UpdateDelegate", "RemoveDelegate"))
+    add, update, remove = (namespace[name](account=alice)
+                           for name in ("AddDelegate", "UpdateDelegate", "RemoveDelegate"))
     [added] = add.call(BOB, {"Inbox": "Reviewer"})
     assert added.delegate_permissions.inbox_folder_permission_level == "Reviewer"
     for call, error in ((lambda: add.call(BOB, {"Inbox": "Editor"}), ErrorDelegateAlreadyExists),

@@ -108,7 +108,8 @@ def test_update_dry_run_and_an_ambiguous_address_change_nothing(run, alice, clea
 def test_everyone_named_smith_in_the_directory(run, alice, clean):
     smiths, sent = ops(clean, lambda: as_json(run("contacts", "resolve", "smith", "--scope", "directory", "--json")))
     assert [(s["name"], s["email"]) for s in smiths] == [
-        ("Erin Smith", f"erin@{DOMAIN}"), ("Jane Smith", f"jane.smith@{DOMAIN}"), ("John Smith", f"john.smith@{DOMAIN}"),
+        ("Erin Smith", f"erin@{DOMAIN}"), ("Jane Smith", f"jane.smith@{DOMAIN}"),
+        ("John Smith", f"john.smith@{DOMAIN}"),
         ("Kim Smith", f"kim.smith@{DOMAIN}"), ("Michael Smithson", f"michael.smithson@{DOMAIN}")]
     assert sent["ResolveNames"] == 1
     # your own contacts too (scope both, the directory first), one request per name, a name that finds no one said
@@ -296,10 +297,12 @@ BAD_INPUT = [
     ("contacts", ["update", "--email", "nobody", "--set", "nickname=x"], "--email 'nobody' is not an email address"),
     ("contacts", ["create", "--set", "given_name=Zed"], "create needs --set name="),
     ("contacts", ["update", "--email", "ghost@example.org", "--set", "nickname=x"], "no contacts in Contacts have"),
-    ("contacts", ["create", "--set", "name=Zed", "--set", "birthday=someday"], "--set birthday 'someday' is not a date"),
+    ("contacts", ["create", "--set", "name=Zed", "--set", "birthday=someday"],
+     "--set birthday 'someday' is not a date"),
     ("inbox_rules", ["create", "--name", "Lost", "--subject-contains", "x", "--move-to", "Inbox/No such folder"],
      "--move-to Inbox/No such folder: there is no folder 'No such folder' in 'Inbox'"),
-    ("inbox_rules", ["create", "--name", "Bad", "--from", "bob", "--mark-read"], "--from 'bob' is not an email address"),
+    ("inbox_rules", ["create", "--name", "Bad", "--from", "bob", "--mark-read"],
+     "--from 'bob' is not an email address"),
     ("inbox_rules", ["create", "--name", "Bad", "--mark-read", "--forward-to", "x@"], "--forward-to 'x@' is not an"),
     ("inbox_rules", ["create", "--name", "Nothing", "--from", BOB], "create needs at least one action"),
     ("inbox_rules", ["create", "--name", "Kept", "--mark-read"], "--name 'Kept': a rule of that name exists"),
