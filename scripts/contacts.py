@@ -32,6 +32,7 @@ import csv
 import datetime
 import re
 import sys
+from pathlib import Path
 
 import ews_cli
 import ews_config
@@ -94,6 +95,8 @@ def check_args(args):
         raise ews_config.ConfigError(f"{args.action} needs a name, e.g. contacts.py {args.action} smith")
     if args.action not in ("search", "resolve", "expand") and args.text:
         raise ews_config.ConfigError(f"{args.action} takes no name ({args.text!r}); see --help")
+    if args.out is not None and (Path(args.out).is_dir() or not Path(args.out).parent.is_dir()):
+        raise ews_config.ConfigError(f"--out {args.out}: give a file in an existing folder")
     if args.limit is not None and args.limit < 1:
         raise ews_config.ConfigError("--limit must be 1 or more")
 
@@ -267,12 +270,17 @@ def vcard(item):
 
 def export(people, args):
     """CSV (columns named like --set fields, only those some contact has) or vCard, to --out or stdout."""
-    with open(args.out, "w", newline="", encoding="utf-8") if args.out else contextlib.nullcontext(sys.stdout) as out:
+    try:
+        handle = open(args.out, "w", newline="", encoding="utf-8") if args.out else contextlib.nullcontext(sys.stdout)
+    except OSError as error:
+        raise ews_config.ConfigError(f"--out {args.out}: cannot write it ({error.strerror})")
+    with handle as out:
         if args.format == "vcard":
             out.write("".join(vcard(item) for item in people))
         else:
             rows = [row(item) for item in people]
-            writer = csv.DictWriter(out, ["id"] + [name for name in FIELDS if any(name in r for r in rows)])
+            writer = csv.DictWriter(out, ["id"] + [name for name in FIELDS if any(name in r for r in rows)],
+                                    extrasaction="ignore")  # "kind" is always contact here
             writer.writeheader()
             writer.writerows(rows)
     where = f" to {args.out}" if args.out else ""

@@ -296,6 +296,8 @@ BAD_INPUT = [
                                                                                     "not an email address"),
     ("contacts", ["update", "--email", "nobody", "--set", "nickname=x"], "--email 'nobody' is not an email address"),
     ("contacts", ["create", "--set", "given_name=Zed"], "create needs --set name="),
+    ("contacts", ["create", "Zed", "--set", "name=Zed"], "create takes no name ('Zed'); see --help"),
+    ("contacts", ["export", "--out", "/no/such/folder/x.csv"], "--out /no/such/folder/x.csv: give a file in an"),
     ("contacts", ["update", "--email", "ghost@example.org", "--set", "nickname=x"], "no contacts in Contacts have"),
     ("contacts", ["create", "--set", "name=Zed", "--set", "birthday=someday"],
      "--set birthday 'someday' is not a date"),
