@@ -6,7 +6,8 @@ one that says --stop. A rule applies when all its conditions hold and none of it
 exceptions; with no condition it applies to every message. list is one GetInboxRules.
 Each change is one UpdateInboxRules after a GetInboxRules (to find the rule by --name, and
 for create to pick the next priority and refuse a name in use: exchangelib finds a new
-rule's id by its name); create then reads the rules once more for the new rule's id.
+rule's id by its name); create then reads the rules once more for the new rule's id. The
+table names the folders rules file into (one GetFolder for all); --json gives their ids.
 Folder paths (--move-to, --copy-to) are looked up first (GetFolder, FindFolder): a missing
 folder stops the script before anything changes. update replaces only the parts given.
 
@@ -147,8 +148,19 @@ def describe(rule):
     return result
 
 
-def summary(parts):
-    return "; ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in parts.items())
+def folder_names(account, described):
+    """{folder id: name} of the folders the rules move or copy to: one GetFolder for all of them."""
+    from exchangelib.folders import Folder, FolderCollection
+    wanted = {r["actions"][k] for r in described for k in ("move_to_folder", "copy_to_folder") if k in r["actions"]}
+    if not wanted:
+        return {}
+    found = FolderCollection(account=account, folders=[Folder(root=account.root, id=i) for i in wanted]).resolve()
+    return {folder.id: folder.name for folder in found if not isinstance(folder, Exception)}
+
+
+def summary(parts, names):
+    return "; ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else names.get(v, v)}"
+                     for k, v in parts.items())
 
 
 def main(argv=None):
@@ -198,20 +210,23 @@ def main(argv=None):
                 rule.save()  # UpdateInboxRules; a new rule's id is then read back by its name (GetInboxRules)
                 result["rule"] = describe(rule)
 
+        names = {} if args.json else folder_names(account, result if args.action == "list" else [result["rule"]])
+
     if args.json:
         ews_cli.print_json(result)
     elif args.action == "list":
-        rows = [{**r, "when": summary(r["conditions"]) or "every message",
-                 "unless": summary(r["exceptions"]), "do": summary(r["actions"])} for r in result]
+        rows = [{**r, "when": summary(r["conditions"], names) or "every message",
+                 "unless": summary(r["exceptions"], names), "do": summary(r["actions"], names)} for r in result]
         ews_cli.print_table(rows, ["priority", "name", "enabled", "when", "unless", "do"]) if rows else \
             print("no inbox rules")
     else:
         verb = {"create": "created", "update": "updated", "enable": "enabled", "disable": "disabled",
                 "delete": "deleted"}[args.action]
         rule = result["rule"]
+        when = summary(rule["conditions"], names) or "every message"
         print(f"{'would have ' + verb if args.dry_run else verb} rule {rule['name']!r} (priority {rule['priority']}, "
-              f"{'enabled' if rule['enabled'] else 'disabled'}): when {summary(rule['conditions']) or 'every message'}"
-              f" -> {summary(rule['actions'])}" + (" (dry run, nothing changed)" if args.dry_run else ""))
+              f"{'enabled' if rule['enabled'] else 'disabled'}): when {when} -> {summary(rule['actions'], names)}"
+              + (" (dry run, nothing changed)" if args.dry_run else ""))
     return 0
 
 

@@ -186,6 +186,7 @@ def test_a_rule_files_digests_into_a_folder_marked_read(run, alice, clean, conne
     assert (listed["name"], listed["priority"], listed["enabled"], listed["conditions"]) == \
         ("Digests", 1, True, {"contains_subject_strings": ["digest"]})
     assert listed["actions"]["mark_as_read"] is True and listed["actions"]["move_to_folder"] == filed.id
+    assert "move_to_folder=Newsletters" in ok(run("inbox_rules", "list")).stdout  # the table names the folder
 
 
 def test_rules_in_priority_order_update_disable_enable_delete(run, alice, clean, connect):
