@@ -142,7 +142,8 @@ def run_in_process(module, argv, env, cwd):
 
 
 WRITES = {"CreateItem", "UpdateItem", "DeleteItem", "MoveItem", "CopyItem", "SendItem", "ArchiveItem",
-          "CreateFolder", "UpdateFolder", "DeleteFolder", "CreateAttachment", "DeleteAttachment", "MarkAsJunk"}
+          "CreateFolder", "UpdateFolder", "DeleteFolder", "CreateAttachment", "DeleteAttachment", "MarkAsJunk",
+          "UpdateInboxRules", "SetUserOofSettingsRequest"}
 
 
 @pytest.mark.parametrize("name", NAMES)
