@@ -107,3 +107,25 @@ def test_long_references_open_with_contents():
 def slug(heading):
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to -."""
     return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_skill_md_frontmatter_and_size():
+    """What a skill loader reads first: a kebab-case name, a description of at most 1024
+    characters naming what triggers the skill and that Graph is not its business; a body an
+    LLM can hold (under 200 lines) that maps every script and reference."""
+    text = DOCS[0].read_text(encoding="utf-8")
+    _, frontmatter, body = text.split("---\n", 2)
+    fields = dict(line.split(": ", 1) for line in frontmatter.strip().splitlines())
+    assert set(fields) == {"name", "description"} and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", fields["name"])
+    description = fields["description"]
+    assert len(description) <= 1024, f"the description is {len(description)} characters"
+    for trigger in ("EWS", "exchangelib", "on-premises", "Exchange Online", "calendar", "contacts", "rules",
+                    "out-of-office", "sync", "notifications", "Outlook", "Python", "Graph"):
+        assert trigger in description, f"the description does not name {trigger!r}"
+    assert "Not for Microsoft Graph" in description
+    assert len(body.splitlines()) < 200
+    scripts = sorted(p.name for p in (BUNDLE / "scripts").glob("*.py") if "__main__" in p.read_text())
+    missing = [name for name in scripts if name not in body and not name.startswith("setup_")]
+    assert not missing, f"SKILL.md's task map does not name {missing}"
+    references = sorted(p.name for p in (BUNDLE / "references").glob("*.md"))
+    assert [name for name in references if f"references/{name})" not in body] == []
