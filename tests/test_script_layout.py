@@ -94,10 +94,11 @@ def run_copied(path, sandbox, *args):
                           text=True, timeout=120)
 
 
-# One script of each domain; the setup script is what a new user copies first.
+# One script of each of three domains, and the setup script a new user copies first.
 COPIED = {
     "read_inbox": ["--limit", "3", "--json"],
-    "send_email": ["--to", ALICE, "--subject", "copied alone", "--body", "hi", "--json"],
+    "calendar_view": ["--from", "2026-03-02", "--to", "2026-03-08", "--timezone", "Europe/Berlin", "--json"],
+    "oof": ["show", "--json"],
     "setup_basic_auth": ["--json"],
 }
 
