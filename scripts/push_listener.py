@@ -22,7 +22,6 @@ Examples:
 Copy with: ews_config.py, ews_cli.py, ews_folders.py, mailbox_events.py
 """
 import argparse
-import http.server
 import signal
 import sys
 import threading
@@ -89,6 +88,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, interrupt)
 
     with ews_config.connect(args) as ews:
+        import http.server  # here, not at the top: --help stays instant
         from exchangelib.services import SendNotification
         account = ews.account()
         folders = [ews_folders.folder_by_path(account, path) for path in args.folder]
