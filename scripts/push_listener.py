@@ -89,6 +89,7 @@ def main(argv=None):
 
     with ews_config.connect(args) as ews:
         import http.server  # here, not at the top: --help stays instant
+
         from exchangelib.services import SendNotification
         account = ews.account()
         folders = [ews_folders.folder_by_path(account, path) for path in args.folder]

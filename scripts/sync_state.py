@@ -90,8 +90,8 @@ def item_pages(account, folder, state, page_size):
     """(changes, new state, last page?) for each SyncFolderItems answer after `state` (None: from the start).
     folder.sync_items() hands out the new state only once every page is read, so a run stopped
     half way would start over; the service gives each page's state."""
-    from exchangelib.services import SyncFolderItems
     from exchangelib.items import ID_ONLY
+    from exchangelib.services import SyncFolderItems
     fields = {path for path in folder.normalize_fields(fields=list(ITEM_FIELDS)) if not path.field.is_attribute}
     service = SyncFolderItems(account=account)
     while True:

@@ -98,7 +98,7 @@ class Follower:
         deadline = None if self.args.duration is None else time.monotonic() + self.args.duration
         wait = 1
         try:
-            for folder_id, (path, folder) in self.folders.items():
+            for folder_id in self.folders:
                 if self.states.folder_state(folder_id) is None:
                     self.sync(folder_id, quiet=True)  # start from now
             while deadline is None or time.monotonic() < deadline:

@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from exchangelib import Configuration, Credentials, Message, Account, BASIC, DELEGATE, FailFast
+from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials, FailFast, Message
 from exchangelib.errors import ErrorInvalidSubscription
 from exchangelib.properties import CreatedEvent, ModifiedEvent, MovedEvent, NewMailEvent
 

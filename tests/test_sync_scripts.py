@@ -2,6 +2,7 @@
 sync_mailbox.py killed at random points and rerun until done, sync_streaming.py through
 forced timeouts and a dropped stream, pull_notifications.py, push_listener.py with a real
 delivery and with hostile bodies. Test data is made in bulk through exchangelib."""
+import itertools
 import json
 import os
 import random
@@ -103,7 +104,7 @@ def test_sync_mailbox_killed_at_random_points_misses_no_change(alice, start, tmp
     listing.page_size = 1000
     expected = set(listing)
     assert len(expected) == 5000
-    PAGE = 250  # noqa: N806 - 20 pages: 20 states saved, a kill can fall in any of them
+    PAGE = 250
     state, runs, kills, seed = tmp_path / "alice.sync.json", [], 0, random.randrange(10**6)
     chance = random.Random(seed)
     while True:
@@ -131,7 +132,7 @@ def test_sync_mailbox_killed_at_random_points_misses_no_change(alice, start, tmp
     assert set(printed) == expected, f"seed {seed}"
     assert all(len(run) == len(set(run)) for run in runs)  # never twice in one run
     # a repeat is the head of the next run, and came from the last (unsaved) page of the killed one
-    for previous, run in zip(runs, runs[1:]):
+    for previous, run in itertools.pairwise(runs):
         repeated = [pair for pair in run if pair in set(previous)]
         assert repeated == run[:len(repeated)] and len(repeated) <= PAGE, f"seed {seed}"
     assert len(printed) - len(expected) <= PAGE * kills
