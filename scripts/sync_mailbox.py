@@ -28,6 +28,7 @@ import ews_config
 import ews_folders
 import sync_state
 
+FIELDS = ["subject", "datetime_received"]  # what each item line shows
 
 def check_page_size(args):
     if not 1 <= args.page_size <= 512:  # Exchange's limit for MaxChangesReturned
@@ -54,22 +55,43 @@ def main(argv=None):
     args = ews_cli.parse_args(parser, argv, lambda a: setattr(a, "folder", a.folder or ["Inbox"]), check_page_size)
 
     with ews_config.connect(args) as ews:
+        from exchangelib.fields import FieldPath
+        from exchangelib.items import ID_ONLY
+        from exchangelib.services import SyncFolderHierarchy, SyncFolderItems
         account = ews.account()
         states = sync_state.StateFile(args.state, account.primary_smtp_address).load(fresh=args.full)
         printed = 0
+        # folder.sync_items() and sync_hierarchy() hand out the new state only once every page is read:
+        # a run stopped half way would start over. The services give each page's state.
         if not args.no_hierarchy:
             root = account.msg_folder_root  # the visible tree ("Top of Information Store")
-            for changes, state, _ in sync_state.hierarchy_pages(account, root, states.data["hierarchy"]):
+            service, state = SyncFolderHierarchy(account=account), states.data["hierarchy"]
+            fields = {FieldPath(field=root.get_field_by_fieldname(name)) for name in ("name", "folder_class")}
+            while True:
+                with sync_state.refused_state_check(state, "the folder tree"):
+                    changes = list(service.call(folder=root, shape=ID_ONLY, additional_fields=fields,
+                                                sync_state=state))
                 emit([sync_state.change_row(change, folder) for change, folder in changes], args.json)
+                done, state = service.includes_last_item_in_range or service.sync_state == state, service.sync_state
                 states.set_hierarchy_state(state)  # saved only once its changes are out
                 printed += len(changes)
+                if done:
+                    break
         for path in args.folder:
             folder = ews_folders.folder_by_path(account, path)
-            saved = states.folder_state(folder.id)
-            for changes, state, _ in sync_state.item_pages(account, folder, saved, args.page_size):
+            service, state = SyncFolderItems(account=account), states.folder_state(folder.id)
+            fields = {f for f in folder.normalize_fields(fields=FIELDS) if not f.field.is_attribute}  # + id, change key
+            while True:
+                with sync_state.refused_state_check(state, path):
+                    changes = list(service.call(folder=folder, shape=ID_ONLY, additional_fields=fields,
+                                                sync_state=state, ignore=None, max_changes_returned=args.page_size,
+                                                sync_scope=None))
                 emit([sync_state.change_row(change, item, path) for change, item in changes], args.json)
+                done, state = service.includes_last_item_in_range or service.sync_state == state, service.sync_state
                 states.set_folder_state(folder.id, path, state)
                 printed += len(changes)
+                if done:
+                    break
     print(f"ews: {printed} changes", file=sys.stderr)
     return 0
 

@@ -1,6 +1,6 @@
-"""Sync states and the changes they lead to, for the scripts that follow a mailbox
-(sync_mailbox.py, sync_streaming.py): the state file, written atomically, and the changes
-of a folder or of the folder tree read one page (one request) at a time.
+"""Sync states, for the scripts that follow a mailbox (sync_mailbox.py, sync_streaming.py): the
+state file, written atomically, a refused state turned into one clear line, and a change as
+a row to print. The sync calls themselves stand in the scripts.
 
 The state file is JSON: {"mailbox": EMAIL, "hierarchy": STATE or null, "folders": {FOLDER_ID:
 {"path": PATH, "state": STATE}}}. Each save writes a temporary file beside it, fsyncs it,
@@ -16,9 +16,6 @@ import tempfile
 from pathlib import Path
 
 from ews_config import ConfigError
-
-ITEM_FIELDS = ("subject", "datetime_received")  # what each change line shows; the id and change key always come
-
 
 class StateFile:
     """The sync states of one mailbox, in a JSON file."""
@@ -84,42 +81,6 @@ def refused_state_check(state, what):
         if state is None:
             raise
         raise ConfigError(f"the server refused the saved sync state of {what}; rerun with --full") from error
-
-
-def item_pages(account, folder, state, page_size):
-    """(changes, new state, last page?) for each SyncFolderItems answer after `state` (None: from the start).
-    folder.sync_items() hands out the new state only once every page is read, so a run stopped
-    half way would start over; the service gives each page's state."""
-    from exchangelib.items import ID_ONLY
-    from exchangelib.services import SyncFolderItems
-    fields = {path for path in folder.normalize_fields(fields=list(ITEM_FIELDS)) if not path.field.is_attribute}
-    service = SyncFolderItems(account=account)
-    while True:
-        with refused_state_check(state, folder.name):
-            changes = list(service.call(folder=folder, shape=ID_ONLY, additional_fields=fields, sync_state=state,
-                                        ignore=None, max_changes_returned=page_size, sync_scope=None))
-        last = service.includes_last_item_in_range or service.sync_state == state
-        state = service.sync_state
-        yield changes, state, last
-        if last:
-            return
-
-
-def hierarchy_pages(account, root, state):
-    """(changes, new state, last page?) for each SyncFolderHierarchy answer below `root` after `state`."""
-    from exchangelib.fields import FieldPath
-    from exchangelib.items import ID_ONLY
-    from exchangelib.services import SyncFolderHierarchy
-    fields = {FieldPath(field=root.get_field_by_fieldname(name)) for name in ("name", "folder_class")}
-    service = SyncFolderHierarchy(account=account)
-    while True:
-        with refused_state_check(state, "the folder tree"):
-            changes = list(service.call(folder=root, shape=ID_ONLY, additional_fields=fields, sync_state=state))
-        last = service.includes_last_item_in_range or service.sync_state == state
-        state = service.sync_state
-        yield changes, state, last
-        if last:
-            return
 
 
 def change_row(change, thing, folder=None):

@@ -175,14 +175,26 @@ class Follower:
             self.sync(folder_id, {})
 
     def sync(self, folder_id, seen=None, quiet=False):
+        """SyncFolderItems from the saved state, page by page (folder.sync_items() would hand out the
+        state only after the last page), each page printed and then its state saved."""
+        from exchangelib.items import ID_ONLY
+        from exchangelib.services import SyncFolderItems
         path, folder = self.folders[folder_id]
-        for changes, state, _ in sync_state.item_pages(self.account, folder, self.states.folder_state(folder_id), 512):
+        service, state = SyncFolderItems(account=self.account), self.states.folder_state(folder_id)
+        fields = {f for f in folder.normalize_fields(fields=["subject", "datetime_received"]) if not f.field.is_attribute}
+        while True:
+            with sync_state.refused_state_check(state, path):
+                changes = list(service.call(folder=folder, shape=ID_ONLY, additional_fields=fields, sync_state=state,
+                                            ignore=None, max_changes_returned=512, sync_scope=None))
             for change, item in [] if quiet else changes:
                 row = sync_state.change_row(change, item, path)
                 row["events"] = seen.get(row["id"], [])  # [] : found by the sync alone (a gap, or a batch)
                 print(json.dumps(row) if self.args.json else sync_state.describe(row))
             sys.stdout.flush()
+            done, state = service.includes_last_item_in_range or service.sync_state == state, service.sync_state
             self.states.set_folder_state(folder_id, path, state)  # saved once its changes are out
+            if done:
+                return
 
     def unsubscribe(self):
         if self.subscription_id is None:
