@@ -74,8 +74,16 @@ class Listener:
             pass
 
     def stop(self):
+        """SIGINT: the listener finishes its request, unsubscribes and leaves; a hang is a failure."""
         self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=60)
+        started = time.monotonic()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.stop_seconds = round(time.monotonic() - started, 2)
+        self.exit_code = self.process.returncode
 
 
 def _deliver(ready, sender, to, subject):
@@ -196,7 +204,9 @@ def _report(args, listeners, sent, changed, failures, seconds):
                                 "median_first_100": round(statistics.median(delays[:100]), 3),
                                 "worst_first_100": round(max(delays[:100]), 3)} if delays else None,
         "listener_rss_mb": {u: l.rss for u, l in listeners.items()},
+        "listener_exit_after_sigint": {u: [l.exit_code, l.stop_seconds] for u, l in listeners.items()},
         "listener_stderr_tail": {u: l.errors[-3:] for u, l in listeners.items()},
     }
     print(json.dumps(summary, indent=2))
-    return 1 if missing or repeated or failures else 0
+    stuck = [u for u, l in listeners.items() if l.exit_code != 0]
+    return 1 if missing or repeated or failures or stuck else 0

@@ -21,6 +21,7 @@ Copy with: ews_config.py, ews_cli.py, ews_folders.py, mailbox_events.py
 import argparse
 import signal
 import sys
+import threading
 import time
 
 import ews_cli
@@ -39,10 +40,6 @@ def check(args):
         ews_cli.check_folder_path(path, "--folder")
 
 
-def interrupt(*_):
-    raise KeyboardInterrupt  # SIGTERM ends the run as SIGINT does: unsubscribed
-
-
 def main(argv=None):
     parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
@@ -52,7 +49,9 @@ def main(argv=None):
                         help="minutes without a poll after which the server drops the subscription (default 30)")
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until SIGINT)")
     args = ews_cli.parse_args(parser, argv, check)
-    signal.signal(signal.SIGTERM, interrupt)
+    stop = threading.Event()  # SIGINT, SIGTERM: finish the poll under way, unsubscribe, leave
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())  # an exception could tear a request and keep its connection
 
     with ews_config.connect(args) as ews:
         from exchangelib.errors import ErrorSubscriptionNotFound
@@ -63,7 +62,7 @@ def main(argv=None):
         deadline = None if args.duration is None else time.monotonic() + args.duration
         subscription_id, watermark = watched.subscribe_to_pull(timeout=args.timeout)
         try:
-            while deadline is None or time.monotonic() < deadline:
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 try:
                     # get_events() repeats GetEvents while MoreEvents is true; each answer's watermarks move on
                     for notification in folders[0].get_events(subscription_id, watermark):
@@ -74,9 +73,7 @@ def main(argv=None):
                     print("ews: the subscription expired; subscribed again, events in between are not replayed "
                           "(run sync_mailbox.py to catch up)", file=sys.stderr)
                     subscription_id, watermark = watched.subscribe_to_pull(timeout=args.timeout)
-                time.sleep(args.interval if deadline is None else max(0, min(args.interval, deadline - time.monotonic())))
-        except KeyboardInterrupt:
-            pass
+                stop.wait(args.interval if deadline is None else max(0, min(args.interval, deadline - time.monotonic())))
         finally:
             try:
                 watched.unsubscribe(subscription_id)

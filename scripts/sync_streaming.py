@@ -55,10 +55,6 @@ def transient(error):
     return isinstance(error, (requests.RequestException, errors.TransportError, ConnectionError))
 
 
-class Stop(Exception):
-    """SIGTERM, handled as SIGINT is."""
-
-
 def main(argv=None):
     parser = ews_cli.parser(__doc__.splitlines()[0])
     parser.formatter_class, parser.epilog = argparse.RawDescriptionHelpFormatter, __doc__.split("\n\n", 2)[2]
@@ -69,21 +65,22 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until SIGINT)")
     args = ews_cli.parse_args(parser, argv, check)
 
-    def stop_on_sigterm(*_):
-        raise Stop()
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    stop = threading.Event()  # SIGINT, SIGTERM: finish the request under way, unsubscribe, leave
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())  # not an exception: one torn mid-request would keep
+        # its pooled connection, and Unsubscribe would wait for ever behind the stream
 
     with ews_config.connect(args) as ews:
         account = ews.account()
         # The trap: exchangelib's pool holds one connection by default, and the open stream keeps it for
         # minutes; every other call (the syncs, Unsubscribe) would wait behind it. Two: one for each.
         account.protocol.max_connections = max(2, account.protocol.max_connections)
-        return Follower(account, args).run()
+        return Follower(account, args, stop).run()
 
 
 class Follower:
-    def __init__(self, account, args):
-        self.account, self.args = account, args
+    def __init__(self, account, args, stop):
+        self.account, self.args, self.stop = account, args, stop
         self.folders = {}  # folder id -> (path, folder)
         for path in args.folder:
             folder = ews_folders.folder_by_path(account, path)
@@ -101,7 +98,7 @@ class Follower:
             for folder_id in self.folders:
                 if self.states.folder_state(folder_id) is None:
                     self.sync(folder_id, quiet=True)  # start from now
-            while deadline is None or time.monotonic() < deadline:
+            while not self.stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 try:
                     if self.subscription_id is None:
                         self.subscription_id = watched.subscribe_to_streaming()
@@ -111,7 +108,7 @@ class Follower:
                     if not transient(error):
                         raise
                     ended = error  # the server is away or busy: wait, then sync again
-                if ended in ("closed", "deadline"):
+                if ended in ("closed", "stopped"):
                     wait = 1
                     continue
                 gone = type(ended).__name__ in ("ErrorSubscriptionNotFound", "ErrorInvalidSubscription")
@@ -120,17 +117,15 @@ class Follower:
                 if gone:
                     self.subscription_id = None
                 else:
-                    time.sleep(min(wait, max(0, (deadline or float("inf")) - time.monotonic())))
+                    self.stop.wait(min(wait, max(0, (deadline or float("inf")) - time.monotonic())))
                     wait = min(wait * 2, 30)
-        except (KeyboardInterrupt, Stop):
-            pass
         finally:
             self.unsubscribe()
         return 0
 
     def listen(self, deadline):
         """One GetStreamingEvents connection, read by a thread; here, each notification is synced.
-        Returns 'closed' (the connection timed out), 'deadline', or the error that ended it."""
+        Returns 'closed' (the connection timed out), 'stopped' (--duration, a signal), or the error that ended it."""
         anchor = next(iter(self.folders.values()))[1]
         subscription_id, minutes = self.subscription_id, self.args.connection_timeout
 
@@ -145,10 +140,10 @@ class Follower:
         threading.Thread(target=read, daemon=True).start()
         while True:
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return "deadline"
+            if self.stop.is_set() or (left is not None and left <= 0):
+                return "stopped"
             try:
-                kind, value = self.notifications.get(timeout=left if left is None else min(left, 1))
+                kind, value = self.notifications.get(timeout=1 if left is None else min(left, 1))
             except queue.Empty:
                 continue
             if kind == "closed":
