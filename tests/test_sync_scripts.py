@@ -322,3 +322,19 @@ def test_push_listener_receives_a_delivery_and_refuses_hostile_bodies(alice, sta
     assert ("CreatedEvent", message.id) in {(r["event"], r["id"]) for r in rows}
     assert "TOP-SECRET" not in out + err and err.count("refused a request") == 4
     assert all(r["subscription_id"] for r in rows)
+
+
+def test_sync_streaming_leaves_cleanly_on_sigint(alice, start, tmp_path, admin):
+    """SIGINT ends the run between requests: a signal raised inside one would keep its pooled
+    connection, and Unsubscribe would then wait behind the open stream for ever."""
+    admin.clear_requests()
+    process = start("sync_streaming", "--state", tmp_path / "s.json", "--json")
+    _wait_for(admin, "GetStreamingEvents")
+    message = Message(account=alice, folder=alice.inbox, subject="before the signal").save()
+    line = process.stdout.readline()
+    assert json.loads(line)["id"] == message.id
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    out, err = finish(process, timeout=30)
+    assert time.monotonic() - started < 10 and out == ""
+    assert Counter(e["operation"] for e in admin.requests())["Unsubscribe"] == 1
