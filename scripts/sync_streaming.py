@@ -93,7 +93,7 @@ class Follower:
         from exchangelib.folders import FolderCollection
         watched = FolderCollection(account=self.account, folders=[folder for _, folder in self.folders.values()])
         deadline = None if self.args.duration is None else time.monotonic() + self.args.duration
-        wait = 1
+        failures = 0  # streams in a row that ended in an error: the wait before the next one grows
         try:
             for folder_id in self.folders:
                 if self.states.folder_state(folder_id) is None:
@@ -103,22 +103,25 @@ class Follower:
                     if self.subscription_id is None:
                         self.subscription_id = watched.subscribe_to_streaming()
                     self.sync_all()  # what happened before the subscription or during a gap
+                    opened = time.monotonic()
                     ended = self.listen(deadline)
+                    failures = 0 if time.monotonic() - opened > 10 else failures  # it had worked: reconnect now
                 except Exception as error:
                     if not transient(error):
                         raise
                     ended = error  # the server is away or busy: wait, then sync again
                 if ended in ("closed", "stopped"):
-                    wait = 1
+                    failures = 0
                     continue
                 gone = type(ended).__name__ in ("ErrorSubscriptionNotFound", "ErrorInvalidSubscription")
                 print(f"ews: stream {'subscription expired, subscribing again' if gone else 'lost: ' + str(ended)[:200]}",
                       file=sys.stderr)
                 if gone:
                     self.subscription_id = None
-                else:
+                else:  # at once after a stream that worked; then 1, 3, 7 ... 30 s while it keeps failing
+                    wait = min(2 ** failures - 1, 30)
                     self.stop.wait(min(wait, max(0, (deadline or float("inf")) - time.monotonic())))
-                    wait = min(wait * 2, 30)
+                    failures += 1
         finally:
             self.unsubscribe()
         return 0
