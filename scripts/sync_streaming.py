@@ -199,7 +199,7 @@ class Follower:
             return
         try:
             next(iter(self.folders.values()))[1].unsubscribe(self.subscription_id)  # the stream then closes
-        except Exception as error:  # it expires by itself 30 minutes later
+        except Exception as error:  # it expires by itself, unused
             print(f"ews: could not unsubscribe ({type(error).__name__}); it expires by itself", file=sys.stderr)
 
 
