@@ -221,10 +221,9 @@ def test_another_process_writing_the_file_produces_events_and_sync_changes(clean
 
 
 def test_drop_stream_fault_cuts_an_open_stream_and_the_next_connection_gets_what_waited(
-        clean, connect, short_minute, extra_sessions, admin):
+        clean, connect, short_minute, admin):
     import requests
-    account = connect()
-    extra_sessions(account, 1)
+    account = connect(max_connections=2)  # a dropped stream's connection is retired from the pool
     subscription_id = account.inbox.subscribe_to_streaming()
     admin.add_fault({"kind": "drop-stream", "ms": 400})
     started = time.monotonic()
