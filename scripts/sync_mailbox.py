@@ -52,7 +52,8 @@ def main(argv=None):
     parser.add_argument("--no-hierarchy", action="store_true", help="do not report folder changes")
     parser.add_argument("--page-size", type=int, default=100, help="changes per request (1-512, default 100)")
     parser.add_argument("--full", action="store_true", help="forget the saved states: report everything again")
-    args = ews_cli.parse_args(parser, argv, lambda a: setattr(a, "folder", a.folder or ["Inbox"]), check_page_size)
+    args = ews_cli.parse_args(parser, argv, lambda a: setattr(a, "folder", a.folder or ["Inbox"]), check_page_size,
+                              sync_state.check_state_path)
 
     with ews_config.connect(args) as ews:
         from exchangelib.fields import FieldPath

@@ -17,6 +17,13 @@ from pathlib import Path
 
 from ews_config import ConfigError
 
+def check_state_path(args):
+    """--state names a file to write: not empty, not a folder, in a folder."""
+    path = Path(args.state or ".")
+    if not (args.state or "").strip() or path.is_dir() or (path.parent.exists() and not path.parent.is_dir()):
+        raise ConfigError(f"--state {args.state!r}: give the path of a file, such as alice.sync.json")
+
+
 class StateFile:
     """The sync states of one mailbox, in a JSON file."""
 

@@ -63,7 +63,7 @@ def main(argv=None):
     parser.add_argument("--connection-timeout", type=int, default=10, metavar="MINUTES",
                         help="minutes a streaming connection stays open before the script reconnects (1-30, default 10)")
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until SIGINT)")
-    args = ews_cli.parse_args(parser, argv, check)
+    args = ews_cli.parse_args(parser, argv, check, sync_state.check_state_path)
 
     stop = threading.Event()  # SIGINT, SIGTERM: finish the request under way, unsubscribe, leave
     for number in (signal.SIGINT, signal.SIGTERM):
