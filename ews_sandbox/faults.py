@@ -13,7 +13,8 @@ must cope with.
 import threading
 from dataclasses import dataclass, field
 
-KINDS = ("server-busy", "http-503", "drop-connection", "latency", "token-expiry", "ews-disabled", "oauth-only")
+KINDS = ("server-busy", "http-503", "drop-connection", "drop-stream", "latency", "token-expiry", "ews-disabled",
+         "oauth-only")
 _INTEGER_OPTIONS = ("every", "backoff_ms", "retry_after", "ms", "lifetime")
 PHASES = ("before", "after")  # strike before the request is applied, or after (the answer is then lost or late)
 PHASED_KINDS = ("drop-connection", "latency")
@@ -30,7 +31,7 @@ class Fault:
     operations: list = field(default_factory=list)
     backoff_ms: int = 1000
     retry_after: int = 1
-    ms: int = 500
+    ms: int = 500  # latency: the delay; drop-stream: how long a GetStreamingEvents answer lives before it is cut
     lifetime: int = 2  # token-expiry: seconds a token issued while the fault is active lives
     phase: str = "before"  # drop-connection, latency: before or after the request is applied
     seen: int = 0  # matching requests so far

@@ -34,6 +34,11 @@ def add_arguments(parser):
     parser.add_argument("--minutes", type=float, default=5, help="how long the clients run (default 5)")
     parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
     parser.add_argument("--processes", type=int, default=2, help="server processes on the database (default 2)")
+    parser.add_argument("--streaming", action="store_true",
+                        help="instead: scripts/sync_streaming.py on two mailboxes while this process delivers and "
+                             "changes mail, with a dropped stream every minute (soak_streaming.py)")
+    parser.add_argument("--deliveries", type=int, default=2000, help="--streaming: messages delivered (default 2000)")
+    parser.add_argument("--changes", type=int, default=500, help="--streaming: other changes (default 500)")
 
 
 class Client:
@@ -126,6 +131,9 @@ def _peak_mb(pid):
 
 
 def run(args):
+    if getattr(args, "streaming", False):
+        from .soak_streaming import run as run_streaming
+        return run_streaming(args)
     with tempfile.TemporaryDirectory() as folder:
         processes, ready = _start_servers(Path(folder) / "soak.db", args.processes)
         try:

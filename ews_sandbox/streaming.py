@@ -60,6 +60,7 @@ class StreamingAnswer:
     def __init__(self, sandbox, subscriptions, lifetime):
         self.sandbox, self.subscriptions, self.lifetime = sandbox, subscriptions, lifetime
         self._closed = False
+        self._cut_at, self._connection = None, None  # the drop-stream fault: when and which connection to cut
         for subscription in subscriptions:
             subscription.connections += 1
         self._documents = self._generate()
@@ -80,6 +81,9 @@ class StreamingAnswer:
         started = last_sent = time.monotonic()
         yield self._checked(_document("OK"))
         while time.monotonic() - started < self.lifetime:
+            if self._cut_at is not None and time.monotonic() >= self._cut_at:
+                self._cut()
+                return
             live = [s for s in self.subscriptions if not s.closed]
             if not live:
                 break
@@ -119,6 +123,20 @@ class StreamingAnswer:
                     notifications.render_notification(conn, sub(container, m("Notification")), subscription,
                                                       previous, events, last, more, watermarks=False)
             return _document(None, fill), reached
+
+    def cut_after(self, seconds, connection):
+        """The drop-stream fault: the connection is shut `seconds` after the stream opened, as a
+        network failure or a load balancer would, without the closing document."""
+        if connection is not None:
+            self._cut_at, self._connection = time.monotonic() + seconds, connection
+
+    def _cut(self):
+        import socket
+        try:
+            self._connection.socket.shutdown(socket.SHUT_RDWR)  # cheroot closes it when its next write fails
+        except OSError:
+            pass
+        self.close()
 
     def close(self):
         if self._closed:

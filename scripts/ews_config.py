@@ -407,7 +407,8 @@ def retry_policy(budget, credentials=None):
 READ_OPERATIONS = frozenset({
     "ConvertId", "GetFolder", "FindFolder", "GetItem", "FindItem", "GetAttachment", "ResolveNames", "ExpandDL",
     "FindPeople", "GetPersona", "GetUserOofSettings", "GetInboxRules", "GetServerTimeZones", "GetUserAvailability",
-    "GetRoomLists", "GetRooms", "GetDelegate", "GetUserSettings", "GetSearchableMailboxes", "GetEvents"})
+    "GetRoomLists", "GetRooms", "GetDelegate", "GetUserSettings", "GetSearchableMailboxes", "GetEvents",
+    "SyncFolderItems", "SyncFolderHierarchy"})
 SOAP_OPERATION = re.compile(rb"<(?:\w+:)?Body>\s*<(?:\w+:)?(\w+)")
 
 

@@ -127,6 +127,16 @@ SCRIPTS = {
                                       "Away this weekend.", "--external", "Away until Monday.", "--audience",
                                       "known", "--json"],
                            about="one SetUserOofSettings with a window, different internal and external texts"),
+    "sync_mailbox-first": Script("sync_mailbox.py", ["--state", "alice.sync.json", "--json", "--page-size", "20"],
+                                 about="the first sync: the folder tree, then the inbox in pages of 20"),
+    "pull_notifications-poll": Script("pull_notifications.py", ["--json", "--duration", "3", "--interval", "30"],
+                                      about="Subscribe, one GetEvents (nothing new), Unsubscribe"),
+    "push_listener-subscribe": Script("push_listener.py", ["--json", "--duration", "1", "--callback-url",
+                                                           "https://hooks.contoso.example/ews"],
+                                      about="the receiver on loopback, a push Subscribe, no delivery within a second"),
+    "sync_streaming-no-such-folder": Script("sync_streaming.py", ["--state", "s.json", "--folder", "Inbox/Nowhere"],
+                                            about="a folder that does not exist: exit 2 before subscribing "
+                                                  "(a live stream's timing cannot be replayed)"),
     # ---- Exchange's error answers ----
     "errors-server-busy-backoff": Script("read_inbox.py", ["--limit", "3", "--json"], env={"EWS_RETRY_MAX_WAIT": "10"},
                                          faults=[{"kind": "server-busy", "every": 2, "backoff_ms": 700,

@@ -218,3 +218,20 @@ def test_another_process_writing_the_file_produces_events_and_sync_changes(clean
     created = [e.item_id.id for e in events if isinstance(e, CreatedEvent)]
     [(kind, item)] = list(account.inbox.sync_items())
     assert (kind, item.subject) == ("create", "from another process") and created == [item.id]
+
+
+def test_drop_stream_fault_cuts_an_open_stream_and_the_next_connection_gets_what_waited(
+        clean, connect, short_minute, admin):
+    import requests
+    account = connect(max_connections=2)  # a dropped stream's connection is retired from the pool
+    subscription_id = account.inbox.subscribe_to_streaming()
+    admin.add_fault({"kind": "drop-stream", "ms": 400})
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):  # no closing document: the socket was shut
+        list(account.inbox.get_streaming_events(subscription_id, connection_timeout=1))
+    assert 0.3 < time.monotonic() - started < 1.0  # before the (shortened) minute of the connection
+    admin.clear_faults()
+    waited = Message(account=account, folder=account.inbox, subject="made while cut off").save()
+    events = _events(account.inbox.get_streaming_events(subscription_id, connection_timeout=1))
+    assert [e.item_id.id for e in events if isinstance(e, CreatedEvent)] == [waited.id]
+    account.inbox.unsubscribe(subscription_id)
