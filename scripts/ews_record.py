@@ -283,7 +283,9 @@ def _kind(body, content_type):
 
 
 def operation_of(body, url=""):
-    """The EWS operation a request body names (FindItem), else what the URL says (token, GET path)."""
+    """The EWS operation a request body names (FindItem), else what the URL says (token, GET path).
+    ews_sandbox/replay.py names requests by the same rule; this copy lets recording work where
+    only scripts/ was copied (the sandbox may import nothing from scripts/)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body or ""
     found = SOAP_OPERATION.search(text)
     if found:
