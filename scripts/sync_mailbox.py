@@ -30,6 +30,7 @@ import sync_state
 
 FIELDS = ["subject", "datetime_received"]  # what each item line shows
 
+
 def check_page_size(args):
     if not 1 <= args.page_size <= 512:  # Exchange's limit for MaxChangesReturned
         raise ews_config.ConfigError(f"--page-size {args.page_size}: give 1 to 512")
