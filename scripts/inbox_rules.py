@@ -16,7 +16,7 @@ the Outlook rule blob: rules that exist only in Outlook (client-side rules, such
 that play a sound or act on sent mail) can be lost. The script says so on each change.
 
 Examples:
-  inbox_rules.py create --name Digests --subject-contains digest --move-to Inbox/Newsletters --mark-read
+  inbox_rules.py create --name Digests --subject-contains digest --move-to Inbox/Newsletters --create-folder --mark-read
   inbox_rules.py create --name "From the boss" --from boss@example.com --set-importance high --stop
   inbox_rules.py update --name Digests --category News
   inbox_rules.py disable --name Digests
@@ -105,7 +105,9 @@ def check_args(args):
         raise ews_config.ConfigError("--priority must be 1 or more (1 runs first)")
     if args.name is not None:
         ews_cli.check_length(args.name, "--name", ews_cli.NAME_MAX)
-    args.given = given
+    if args.create_folder and not {"move_to", "copy_to"} & set(given["actions"]):
+        raise ews_config.ConfigError("--create-folder goes with --move-to or --copy-to")
+    args.given, args.would_create = given, []
 
 
 def build_parts(account, args, rule):
@@ -124,10 +126,21 @@ def build_parts(account, args, rule):
             elif kind == "choice":
                 value = value.capitalize()  # Exchange's enumerations: High, Confidential
             elif kind == "folder":
-                folder = ews_folders.folder_by_path(account, value, f"--{dest.replace('_', '-')}")
+                flag = f"--{dest.replace('_', '-')}"
+                if args.create_folder and args.dry_run and not folder_exists(account, value, flag):
+                    args.would_create.append(value)  # the real run makes it; a dry run changes nothing
+                    continue
+                folder = ews_folders.folder_by_path(account, value, flag, create=args.create_folder)
                 value = (MoveToFolder if field == "move_to_folder" else CopyToFolder)(folder_id=folder.to_id())
             setattr(element, field, value)
         setattr(rule, part, element)
+
+
+def folder_exists(account, path, flag):
+    try:
+        return ews_folders.folder_by_path(account, path, flag) is not None
+    except ews_config.ConfigError:
+        return False
 
 
 def describe(rule):
@@ -174,6 +187,8 @@ def main(argv=None):
                         help="create, update: 1 runs first (create: after the last)")
     parser.add_argument("--disabled", action="store_true", help="create: save the rule switched off")
     add_rule_arguments(parser)
+    parser.add_argument("--create-folder", action="store_true",
+                        help="create, update: make a missing --move-to or --copy-to folder (and its parents)")
     parser.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
     args = ews_cli.parse_args(parser, argv, check_args)
 
@@ -202,6 +217,8 @@ def main(argv=None):
                 rule.is_enabled = args.action == "enable"
             print(WARNING, file=sys.stderr)
             result = {"action": args.action, "dry_run": args.dry_run, "rule": describe(rule)}
+            if args.would_create:
+                result["folders_to_create"] = args.would_create
             if args.dry_run:
                 pass
             elif args.action == "delete":  # a disabled rule is first saved enabled (exchangelib: two requests)
@@ -227,6 +244,8 @@ def main(argv=None):
         print(f"{'would have ' + verb if args.dry_run else verb} rule {rule['name']!r} (priority {rule['priority']}, "
               f"{'enabled' if rule['enabled'] else 'disabled'}): when {when} -> {summary(rule['actions'], names)}"
               + (" (dry run, nothing changed)" if args.dry_run else ""))
+        for path in result.get("folders_to_create", []):
+            print(f"would create the folder {path} and file into it")
     return 0
 
 

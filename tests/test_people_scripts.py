@@ -338,3 +338,14 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(run, alice, clean, scr
     assert [(r.display_name, r.is_enabled) for r in alice.rules] == [("Kept", True)]
     assert [(c.display_name, c.nickname) for c in alice.contacts.all()] == [("Kept", None)]
     assert (alice.oof_settings.state, alice.oof_settings.internal_reply) == ("Enabled", "Before")
+
+
+def test_create_folder_makes_the_rule_target_and_a_dry_run_only_says_so(run, alice, clean, connect):
+    planned = as_json(run("inbox_rules", "create", "--name", "CI", "--subject-contains", "[CI]", "--move-to",
+                          "Inbox/Builds/CI", "--create-folder", "--dry-run", "--json"))
+    assert planned["folders_to_create"] == ["Inbox/Builds/CI"]
+    assert not list(connect(ALICE).inbox.children) and not connect(ALICE).rules
+    ok(run("inbox_rules", "create", "--name", "CI", "--subject-contains", "[CI]", "--move-to", "Inbox/Builds/CI",
+           "--create-folder"))
+    deliver(connect(BOB), "[CI] build 7 green")
+    assert [m.subject for m in (connect(ALICE).inbox / "Builds" / "CI").all()] == ["[CI] build 7 green"]
