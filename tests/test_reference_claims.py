@@ -56,7 +56,8 @@ def fill(account, folder, count, **fields):
 # ---- SKILL.md ---------------------------------------------------------------------------
 
 def test_skill_bulk_results_carry_failures_as_exceptions(alice):
-    cite("SKILL.md", "use the `bulk_*` calls, and check their results: a failed element comes back as an exception object")
+    cite("SKILL.md", "change many items with the `bulk_*` calls in chunks; each failed element comes back as an "
+                     "exception object in the results")
     ids = fill(alice, alice.inbox, 2)
     alice.bulk_delete([ids[0]])
     results = alice.bulk_move(ids, to_folder=alice.trash)
