@@ -425,12 +425,18 @@ def incremental_sync(ctx):
     ctx.expect_output(second, "Sync delta two", absent=("Sync seed one",))
 
 
-@check
-def wait_for_new_mail(ctx):
+def start_subscriber(ctx):
+    """The candidate, started; its subscription awaited before any mail is sent."""
     process = ctx.run(wait=False)
     subscribed = wait_for(lambda: any(e["operation"] == "Subscribe" and e["status"] == 200 for e in ctx.requests())
                           or process.poll() is not None, seconds=30)
     ctx.expect(subscribed and process.poll() is None, "no subscription within 30 s (or the command ended early)")
+    return process
+
+
+@check
+def wait_for_new_mail(ctx):
+    process = start_subscriber(ctx)
     send(ctx, BOB, ALICE, "Ping 7f3a", "are you listening?")
     result = ctx.finish(process, timeout=60)
     ctx.expect_success(result)
@@ -441,10 +447,7 @@ def wait_for_new_mail(ctx):
 
 @check
 def stream_new_mail(ctx):
-    process = ctx.run(wait=False)
-    subscribed = wait_for(lambda: any(e["operation"] == "Subscribe" and e["status"] == 200 for e in ctx.requests())
-                          or process.poll() is not None, seconds=30)
-    ctx.expect(subscribed and process.poll() is None, "no subscription within 30 s (or the command ended early)")
+    process = start_subscriber(ctx)
     send(ctx, BOB, ALICE, "Stream one", "first")
     time.sleep(0.5)
     send(ctx, CAROL, ALICE, "Stream two", "second")
