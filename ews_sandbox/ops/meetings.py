@@ -53,22 +53,25 @@ def after_create(ctx, row, send_invitations):
     return meetings.invite(ctx.conn, row, row)
 
 
+def _organizers_meeting(ctx, row, mode, sending_modes):
+    """True for a stored meeting with attendees, organized by this mailbox, whose change asks
+    (`mode`) for messages to go out."""
+    if row["element"] != "CalendarItem" or mode not in sending_modes or isinstance(row, dict):
+        return False
+    item = etree.fromstring(row["xml"])
+    return any(meetings.attendees(item)) and meetings.is_organizer(ctx.conn, row, item)
+
+
 def after_update(ctx, row, send_updates):
     """An organizer's meeting changed with updates to send: attendees get the new version."""
-    if row["element"] != "CalendarItem" or send_updates not in SENDING_UPDATES or isinstance(row, dict):
-        return row
-    item = etree.fromstring(row["xml"])
-    if not any(meetings.attendees(item)) or not meetings.is_organizer(ctx.conn, row, item):
+    if not _organizers_meeting(ctx, row, send_updates, SENDING_UPDATES):
         return row
     return meetings.invite(ctx.conn, row, row, request_type="FullUpdate")
 
 
 def before_delete(ctx, row, send_cancellations):
     """Deleting one's meeting with cancellations to send cancels it first; True if done."""
-    if row["element"] != "CalendarItem" or send_cancellations not in SENDING_INVITATIONS or isinstance(row, dict):
-        return False
-    item = etree.fromstring(row["xml"])
-    if not any(meetings.attendees(item)) or not meetings.is_organizer(ctx.conn, row, item):
+    if not _organizers_meeting(ctx, row, send_cancellations, SENDING_INVITATIONS):
         return False
     meetings.cancel(ctx.conn, row)
     return True
