@@ -128,6 +128,16 @@ def _trust_sandbox_ca(ca_bundle):
     BaseProtocol.HTTP_ADAPTER_CLS = trusting_adapter(ca_bundle)
 
 
+@pytest.fixture(autouse=True)
+def _exchangelib_adapter_restored():
+    """A test that runs the config helper in-process installs the scripts' retrying adapter
+    class, a process-wide setting: left behind, it silently retried later tests' requests."""
+    from exchangelib.protocol import BaseProtocol
+    adapter = BaseProtocol.HTTP_ADAPTER_CLS
+    yield
+    BaseProtocol.HTTP_ADAPTER_CLS = adapter
+
+
 class Admin:
     """The sandbox's admin API, as tests and people use it."""
 
