@@ -8,18 +8,27 @@ the script sync the folders it names from the states saved in --state, print the
 the sync, so a change comes out once even when events repeat, and a gap (a connection that
 timed out or dropped, a subscription that expired and is made again) costs one sync, after
 which nothing is missing. A folder without a saved state starts from now (its items are
-read through, not printed). Runs --duration seconds, or until SIGINT/SIGTERM, then unsubscribes.
+read through, not printed). Each item change carries its subject, sender and received time
+(asked in the same SyncFolderItems). Runs --duration seconds, or until SIGINT/SIGTERM, then
+unsubscribes; with --until KIND it ends (exit 0) after the sync that printed the --count-th
+change of that kind (new-mail and created: an item appeared, delivered or moved in; modified;
+deleted; any), and exits 1 with one line ("ews: no new-mail event within 60 s") if the run
+ends first. The rest of that sync's changes are printed too: the saved state misses nothing.
 
 The stream holds one HTTP connection for minutes: the script gives exchangelib's pool a
 second one, so the syncs do not wait behind it. Costs: Subscribe once (again after an
 expiry), one GetStreamingEvents per --connection-timeout minutes or drop, one
 SyncFolderItems per notification and folder (more for big batches), Unsubscribe at the end.
 
+Exit codes: 0 done (with --until: the --count-th change came); 1 the server refused, or --until
+was not met before --duration or a signal (one line: "ews: no new-mail event within 60 s"); 2 usage.
+
 Examples:
   sync_streaming.py --state alice.sync.json
   sync_streaming.py --state alice.sync.json --folder Inbox --folder "Sent Items" --json --duration 600
+  sync_streaming.py --state alice.sync.json --until new-mail --duration 60    # the next mail, then exit
 
-Copy with: ews_config.py, ews_cli.py, ews_folders.py, sync_state.py
+Copy with: ews_config.py, ews_cli.py, ews_folders.py, mailbox_events.py, sync_state.py
 """
 import argparse
 import json
@@ -32,6 +41,7 @@ import time
 import ews_cli
 import ews_config
 import ews_folders
+import mailbox_events
 import sync_state
 
 
@@ -63,7 +73,8 @@ def main(argv=None):
     parser.add_argument("--connection-timeout", type=int, default=10, metavar="MINUTES",
                         help="minutes a streaming connection stays open before the script reconnects (1-30, default 10)")
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until SIGINT)")
-    args = ews_cli.parse_args(parser, argv, check, sync_state.check_state_path)
+    mailbox_events.add_until_arguments(parser, "changes")
+    args = ews_cli.parse_args(parser, argv, mailbox_events.check_until, check, sync_state.check_state_path)
 
     stop = threading.Event()  # SIGINT, SIGTERM: finish the request under way, unsubscribe, leave
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -88,21 +99,25 @@ class Follower:
         self.states = sync_state.StateFile(args.state, account.primary_smtp_address).load()
         self.notifications = queue.Queue()
         self.subscription_id = None
+        self.until = mailbox_events.Until(args.until, args.count, "change")
 
     def run(self):
         from exchangelib.folders import FolderCollection
         watched = FolderCollection(account=self.account, folders=[folder for _, folder in self.folders.values()])
-        deadline = None if self.args.duration is None else time.monotonic() + self.args.duration
+        started = time.monotonic()
+        deadline = None if self.args.duration is None else started + self.args.duration
         failures = 0  # streams in a row that ended in an error: the wait before the next one grows
         try:
             for folder_id in self.folders:
                 if self.states.folder_state(folder_id) is None:
                     self.sync(folder_id, quiet=True)  # start from now
-            while not self.stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            while not self.stop.is_set() and not self.until.done and (deadline is None or time.monotonic() < deadline):
                 try:
                     if self.subscription_id is None:
                         self.subscription_id = watched.subscribe_to_streaming()
                     self.sync_all()  # what happened before the subscription or during a gap
+                    if self.until.done:
+                        break
                     opened = time.monotonic()
                     ended = self.listen(deadline)
                     failures = 0 if time.monotonic() - opened > 10 else failures  # it had worked: reconnect now
@@ -110,7 +125,7 @@ class Follower:
                     if not transient(error):
                         raise
                     ended = error  # the server is away or busy: wait, then sync again
-                if ended in ("closed", "stopped"):
+                if ended in ("closed", "stopped", "done"):
                     failures = 0
                     continue
                 gone = type(ended).__name__ in ("ErrorSubscriptionNotFound", "ErrorInvalidSubscription")
@@ -124,11 +139,12 @@ class Follower:
                     failures += 1
         finally:
             self.unsubscribe()
-        return 0
+        return self.until.report_shortfall(time.monotonic() - started)
 
     def listen(self, deadline):
         """One GetStreamingEvents connection, read by a thread; here, each notification is synced.
-        Returns 'closed' (the connection timed out), 'stopped' (--duration, a signal), or the error that ended it."""
+        Returns 'closed' (the connection timed out), 'stopped' (--duration, a signal), 'done' (--until met),
+        or the error that ended it."""
         anchor = next(iter(self.folders.values()))[1]
         subscription_id, minutes = self.subscription_id, self.args.connection_timeout
 
@@ -154,6 +170,8 @@ class Follower:
             if kind == "error":
                 return value
             self.on_notification(value)
+            if self.until.done:
+                return "done"
 
     def on_notification(self, notification):
         """Sync the watched folders the events name; each printed change lists the events seen for its id."""
@@ -179,7 +197,8 @@ class Follower:
         from exchangelib.services import SyncFolderItems
         path, folder = self.folders[folder_id]
         service, state = SyncFolderItems(account=self.account), self.states.folder_state(folder_id)
-        fields = {f for f in folder.normalize_fields(fields=["subject", "datetime_received"]) if not f.field.is_attribute}
+        fields = {f for f in folder.normalize_fields(fields=["subject", "sender", "datetime_received"])
+                  if not f.field.is_attribute}
         while True:
             with sync_state.refused_state_check(state, path):
                 changes = list(service.call(folder=folder, shape=ID_ONLY, additional_fields=fields, sync_state=state,
@@ -187,6 +206,10 @@ class Follower:
             for change, item in [] if quiet else changes:
                 row = sync_state.change_row(change, item, path)
                 row["events"] = seen.get(row["id"], [])  # [] : found by the sync alone (a gap, or a batch)
+                if change in ("create", "update"):
+                    sender = getattr(item, "sender", None)
+                    row["sender"] = sender.email_address if sender else None
+                self.until.see(row)  # counted; the run ends after this sync, once its state is saved
                 print(json.dumps(row) if self.args.json else sync_state.describe(row))
             sys.stdout.flush()
             done, state = service.includes_last_item_in_range or service.sync_state == state, service.sync_state

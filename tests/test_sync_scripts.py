@@ -82,6 +82,12 @@ def seed_inbox(sandbox, email, count):
                 b'<t:Subject>seeded %d</t:Subject></t:Message>' % n))
 
 
+def deliver(admin, *subjects, sender="bob@contoso.example"):
+    """Mail from outside into alice's Inbox, in one call: a delivery, so NewMailEvents too."""
+    return admin.call("POST", "messages", [{"mailbox": ALICE, "from": sender, "subject": subject}
+                                           for subject in subjects])
+
+
 @pytest.fixture
 def alice(clean, connect):
     return connect(ALICE)
@@ -249,6 +255,27 @@ def test_sync_streaming_subscribes_again_when_the_subscription_is_gone(alice, st
     assert Counter(e["operation"] for e in admin.requests())["Subscribe"] == 2
 
 
+def test_sync_streaming_until_new_mail_ends_on_the_delivery_or_times_out(alice, start, tmp_path, admin):
+    state = tmp_path / "s.json"
+    process = start("sync_streaming", "--state", state, "--until", "new-mail", "--duration", 2)
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out) == (1, "") and err.splitlines()[-1] == "ews: no new-mail event within 2 s"
+
+    admin.clear_requests()
+    process = start("sync_streaming", "--state", state, "--json", "--until", "new-mail", "--duration", 30)
+    _wait_for(admin, "GetStreamingEvents")
+    made = deliver(admin, "Stream ping")
+    delivered = time.monotonic()
+    out, err = finish(process, timeout=30)
+    assert time.monotonic() - delivered < 2.5
+    rows = json_lines(out)
+    assert [(r["change"], r["id"], r["subject"], r["sender"]) for r in rows] == [
+        ("create", made[0]["item_id"], "Stream ping", "bob@contoso.example")]
+    assert "NewMailEvent" in rows[0]["events"] and rows[0]["received"]
+    log = Counter(e["operation"] for e in admin.requests())
+    assert log["Unsubscribe"] == 1 and log["GetItem"] == 0  # the sync brought the fields
+
+
 # ---- pull_notifications.py -------------------------------------------------------------
 
 def test_pull_notifications_prints_events(alice, start, admin):
@@ -268,6 +295,74 @@ def test_pull_notifications_prints_events(alice, start, admin):
     assert all(r["watermark"] for r in rows)
     log = Counter(e["operation"] for e in admin.requests())
     assert log["Subscribe"] == 1 and log["GetEvents"] >= 3 and log["Unsubscribe"] == 1
+
+
+def test_pull_notifications_until_new_mail_prints_the_subject_and_exits_at_once(alice, start, admin):
+    """The commonest request: wait for the next mail, print its subject, exit 0. A message that
+    was there before the subscription is not it."""
+    deliver(admin, "Already there")
+    admin.clear_requests()
+    process = start("pull_notifications", "--until", "new-mail", "--duration", 30)
+    _wait_for(admin, "GetEvents")
+    deliver(admin, "Ping 7f3a")
+    delivered = time.monotonic()
+    out, err = finish(process, timeout=30)
+    assert time.monotonic() - delivered < 2.5  # polled every second under --until, then straight out
+    lines = out.splitlines()
+    assert lines[-1].startswith("NewMailEvent") and "Ping 7f3a  from bob@contoso.example  20" in lines[-1]
+    assert "Already there" not in out and "ews: no" not in err
+    log = Counter(e["operation"] for e in admin.requests())
+    assert log["Unsubscribe"] == 1 and log["GetItem"] == 1  # the subject, read once for the batch
+
+
+def test_pull_notifications_reads_details_once_per_batch_in_order(alice, start, admin):
+    """Five mails in one GetEvents answer: one GetItem for the five; the lines keep the order of
+    the deliveries; --count 5 ends the run on the fifth NewMailEvent."""
+    admin.clear_requests()
+    process = start("pull_notifications", "--json", "--until", "new-mail", "--count", 5, "--interval", 2,
+                    "--duration", 30)
+    _wait_for(admin, "GetEvents")
+    made = deliver(admin, *[f"batch {n}" for n in range(5)])
+    out, err = finish(process, timeout=30)
+    rows = json_lines(out)
+    new_mail = [r for r in rows if r["event"] == "NewMailEvent"]
+    assert [r["subject"] for r in new_mail] == [f"batch {n}" for n in range(5)]
+    assert [r["id"] for r in new_mail] == [m["item_id"] for m in made]
+    assert rows[-1] == new_mail[-1]  # the fifth ended it
+    assert {r["sender"] for r in new_mail} == {"bob@contoso.example"}
+    assert all(r["received"].startswith(m["received"][:19]) for r, m in zip(new_mail, made))
+    created = [r for r in rows if r["event"] == "CreatedEvent"]
+    assert [r["subject"] for r in created] == [f"batch {n}" for n in range(5)]
+    assert all(set(r) >= {"subject", "sender", "received"} for r in rows)  # every line has the fields
+    log = Counter(e["operation"] for e in admin.requests())
+    assert log["GetItem"] == 1, log  # one batch, one GetItem: not one per event or per item
+
+
+def test_pull_notifications_until_times_out_with_one_line(alice, start, admin):
+    process = start("pull_notifications", "--until", "new-mail", "--duration", 2)
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out) == (1, "")
+    assert err.splitlines()[-1] == "ews: no new-mail event within 2 s" and "Traceback" not in err
+    process = start("pull_notifications", "--count", 0)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 2 and err.strip() == "ews: --count 0: give 1 or more"
+
+
+def test_pull_notifications_reports_an_item_gone_before_the_fetch(alice, start, admin):
+    """Created and deleted between two polls: the CreatedEvent's item cannot be read any more;
+    the line says gone, and the run goes on (and ends on --until deleted)."""
+    admin.clear_requests()
+    process = start("pull_notifications", "--json", "--until", "deleted", "--interval", 3, "--duration", 30)
+    _wait_for(admin, "GetEvents")
+    message = Message(account=alice, folder=alice.inbox, subject="short-lived").save()
+    message_id = message.id
+    message.delete()
+    out, err = finish(process, timeout=30)
+    mine = [r for r in json_lines(out) if r["id"] == message_id]
+    assert [r["event"] for r in mine][0] == "CreatedEvent" and mine[-1]["event"] == "DeletedEvent"
+    assert mine[0]["gone"] is True and mine[0]["subject"] is None
+    assert "gone" not in mine[-1] and "ews:" not in err.replace("ews: using the local EWS sandbox", "")
+    assert Counter(e["operation"] for e in admin.requests())["GetItem"] == 1
 
 
 # ---- push_listener.py ------------------------------------------------------------------
