@@ -131,6 +131,10 @@ SCRIPTS = {
                                  about="the first sync: the folder tree, then the inbox in pages of 20"),
     "pull_notifications-poll": Script("pull_notifications.py", ["--json", "--duration", "3", "--interval", "30"],
                                       about="Subscribe, one GetEvents (nothing new), Unsubscribe"),
+    "pull_notifications-until-timeout": Script("pull_notifications.py", ["--until", "new-mail", "--duration", "2",
+                                                                         "--interval", "30"],
+                                               about="--until new-mail, no mail within 2 s: Subscribe, one GetEvents, "
+                                                     "Unsubscribe, exit 1 with one line"),
     "push_listener-subscribe": Script("push_listener.py", ["--json", "--duration", "1", "--callback-url",
                                                            "https://hooks.contoso.example/ews"],
                                       about="the receiver on loopback, a push Subscribe, no delivery within a second"),

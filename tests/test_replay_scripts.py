@@ -46,6 +46,7 @@ SCENARIOS = [
     ("oof-schedule", 0, None, 0),
     ("sync_mailbox-first", 0, None, 0),
     ("pull_notifications-poll", 0, None, 0),
+    ("pull_notifications-until-timeout", 1, "ews: no new-mail event within 2 s", 0),
     ("push_listener-subscribe", 0, None, 0),
     ("sync_streaming-no-such-folder", 2, "there is no folder 'Nowhere' in 'Inbox'", 0),
     ("errors-server-busy-backoff", 0, None, 0.7),

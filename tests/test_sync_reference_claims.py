@@ -163,3 +163,19 @@ def test_one_action_makes_several_events(alice, connect):
     assert [e.unread_count for e in events if isinstance(e, ModifiedEvent) and e.folder_id] == [1]
     [move] = [e for e in later if isinstance(e, MovedEvent)]
     assert move.old_item_id.id == old_id and move.item_id.id == arrived.id != old_id
+
+
+def test_fetch_reads_a_batch_in_one_getitem_and_puts_a_gone_item_in_its_place(alice, admin):
+    from exchangelib.errors import ErrorItemNotFound
+    cite(DOC, "`account.fetch(ids, only_fields=[...])`: one GetItem for every id of the batch (up to 100; "
+              "more go in chunks of 100), with only the fields named")
+    cite(DOC, "fetch yields an `ErrorItemNotFound` instance in its place")
+    made = [item.id for item in make(alice, 150)]
+    alice.bulk_delete([(made[1], None)])
+    fields = ["subject", "sender", "datetime_received"]
+    items, log = measure(admin, lambda: list(alice.fetch([(i, None) for i in made[:3]], only_fields=fields)))
+    assert log == {"GetItem": 1}
+    assert isinstance(items[1], ErrorItemNotFound) and [items[0].subject, items[2].subject] == ["c0", "c2"]
+    assert items[0].body is None and items[0].categories is None  # not asked for, not read
+    items, log = measure(admin, lambda: list(alice.fetch([(i, None) for i in made[2:]], only_fields=fields)))
+    assert log == {"GetItem": 2} and len(items) == 148
