@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from lxml import etree
 
+from . import seed_demo
 from .model import attachments, delivery, directory, folders, items, journal
 from .oauth import registry
 from .oauth.scopes import EXCHANGE, GRAPH
@@ -77,8 +78,9 @@ SUBJECTS = [
 CATEGORIES = [[], [], ["Finance"], ["Project X"], ["Project X", "Urgent"], ["Customers"]]
 
 
-def apply(database, seed):
-    """Wipe `database` and create the `seed` tenant in it."""
+def apply(database, seed, now=None):
+    """Wipe `database` and create the `seed` tenant in it, dated from `now` (aware; default: now)."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     with database.transaction() as conn:
         for table in ("attachments", "items", "user_configurations", "folders", "delegates", "delegate_users",
                       "inbox_rules", "oof_replies", "mailbox_settings", "users", "meta", "apps",
@@ -101,7 +103,8 @@ def apply(database, seed):
                                             room_list=True)
         conn.execute("INSERT INTO meta(key, value) VALUES ('seed', ?)", (seed,))
         if seed == "demo":
-            _demo_messages(conn, user_rows)
+            _demo_messages(conn, user_rows, now)
+            seed_demo.apply(conn, now)
 
 
 def _directory(conn):
@@ -119,10 +122,9 @@ def register_apps(conn):
         registry.add_app(conn, app)
 
 
-def _demo_messages(conn, user_rows):
+def _demo_messages(conn, user_rows, now):
     rng = random.Random(2026)
     logins = list(user_rows)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
     for number in range(36):
         sender = user_rows[logins[number % len(logins)]]
         others = [user_rows[login] for login in logins if login != logins[number % len(logins)]]

@@ -183,7 +183,7 @@ def occurrence_row(conn, master_row, index, original=None, exception=None, item=
     if original is None:
         if child(item, "Recurrence") is None:
             raise EWSError("ErrorCalendarCannotUseIdForOccurrenceId")
-        series, starts = _pattern_starts(master_row["xml"], -(-max(index, 1) // 1000) * 1000)
+        series, starts = _pattern_starts(master_row["xml"], 1 << max(6, (index - 1).bit_length()))
         if not 1 <= index <= len(starts):
             raise EWSError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange")
         original = series.utc(starts[index - 1])
@@ -203,7 +203,8 @@ def occurrence_row(conn, master_row, index, original=None, exception=None, item=
 @functools.lru_cache(maxsize=32)
 def _pattern_starts(master_xml, count):
     """(Series, its first `count` local starts) of a master's XML: GetItem of many occurrences
-    of one series (exchangelib fetches a view's items 100 at a time) expands it once."""
+    of one series (exchangelib fetches a view's items 100 at a time) expands it once, or a few
+    times (`count` a power of two from 64: the 5th occurrence costs no expansion of 1,000)."""
     series = series_of(etree.fromstring(master_xml))
     return series, [start for _, start in itertools.islice(series.local_starts(), count)]
 

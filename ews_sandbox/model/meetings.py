@@ -122,6 +122,40 @@ def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest"):
     return items.save(conn, item_row, item)
 
 
+def update_occurrence(conn, occurrence):
+    """The organizer changed one occurrence of a series (already saved as an exception) and
+    sends the update: each attendee's copy of that occurrence becomes the same exception, to
+    be answered again, with a FullUpdate request in their Inbox; a room keeps it if free and
+    drops it otherwise. Returns the organizer's occurrence with the attendees' new answers."""
+    item = etree.fromstring(occurrence["xml"])
+    organizer = directory.user_by_id(conn, occurrence["mailbox_id"])
+    uid = item.findtext(t("UID"))
+    for _, attendee, address in attendees(item):
+        user = directory.user_by_email(conn, address)
+        if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
+            continue
+        master = copy_in_calendar(conn, user["id"], uid)
+        try:
+            theirs = calendar.occurrence_row(conn, master, occurrence["instance_index"]) if master else None
+        except EWSError:  # they deleted that occurrence, or their copy is of an older pattern
+            theirs = None
+        if user["kind"] == "room":
+            response = "Accept" if _is_free(conn, user["id"], item, uid) else "Decline"
+            _record_response(attendee, response)
+            if theirs is not None and response == "Accept":
+                calendar.save_exception(conn, theirs, _attendee_copy(item, organizer, "Accept", "Busy"))
+            elif theirs is not None:
+                calendar.delete_occurrence(conn, theirs)
+            continue
+        _record_response(attendee, "Unknown")
+        if theirs is not None:
+            theirs = calendar.save_exception(conn, theirs, _attendee_copy(item, organizer, "NoResponseReceived",
+                                                                          "Tentative"))
+        _deliver_message(conn, user, "inbox", _meeting_message("MeetingRequest", item, organizer, theirs,
+                                                              "FullUpdate"))
+    return calendar.save_exception(conn, occurrence, item)
+
+
 def _record_response(attendee, response):
     for old in attendee.findall(t("ResponseType")) + attendee.findall(t("LastResponseTime")):
         attendee.remove(old)

@@ -7,7 +7,7 @@ Microsoft's pages: "CreateItem operation (calendar item)", "AcceptItem", "Declin
 """
 from lxml import etree
 
-from ..model import items, meetings
+from ..model import calendar, items, meetings
 from ..wire.errors import EWSError
 from ..wire.ns import local, m, sub, t
 
@@ -53,10 +53,12 @@ def after_create(ctx, row, send_invitations):
     return meetings.invite(ctx.conn, row, row)
 
 
-def _organizers_meeting(ctx, row, mode, sending_modes):
+def _organizers_meeting(ctx, row, mode, sending_modes, occurrences=False):
     """True for a stored meeting with attendees, organized by this mailbox, whose change asks
-    (`mode`) for messages to go out."""
-    if row["element"] != "CalendarItem" or mode not in sending_modes or isinstance(row, dict):
+    (`mode`) for messages to go out; an occurrence of its series only if `occurrences`."""
+    if row["element"] != "CalendarItem" or mode not in sending_modes:
+        return False
+    if isinstance(row, dict) and not (occurrences and isinstance(row, calendar.Occurrence)):
         return False
     item = etree.fromstring(row["xml"])
     return any(meetings.attendees(item)) and meetings.is_organizer(ctx.conn, row, item)
@@ -64,8 +66,10 @@ def _organizers_meeting(ctx, row, mode, sending_modes):
 
 def after_update(ctx, row, send_updates):
     """An organizer's meeting changed with updates to send: attendees get the new version."""
-    if not _organizers_meeting(ctx, row, send_updates, SENDING_UPDATES):
+    if not _organizers_meeting(ctx, row, send_updates, SENDING_UPDATES, occurrences=True):
         return row
+    if isinstance(row, calendar.Occurrence):  # one occurrence changed: it changes in every copy
+        return meetings.update_occurrence(ctx.conn, row)
     return meetings.invite(ctx.conn, row, row, request_type="FullUpdate")
 
 
