@@ -136,3 +136,37 @@ def test_room_lists_and_rooms(people):
     assert [r.email_address for r in rooms] == [ATLAS, BOREALIS, "room-cosmos@contoso.example"]
     with pytest.raises(ErrorNameResolutionNoResults):
         list(protocol.get_rooms("nobody@contoso.example"))
+
+
+def test_an_organizers_change_to_one_occurrence_reaches_the_attendees_copies(people):
+    """Microsoft's "How to: Update a recurring series by using EWS": an occurrence changed and
+    sent with SendToAllAndSaveCopy becomes an exception in every copy, and the attendees get a
+    meeting request for it."""
+    from exchangelib.recurrence import DailyPattern, NumberedPattern, Recurrence
+    alice, bob = people[ALICE], people[BOB]
+    start = datetime(2026, 6, 8, 10, tzinfo=BERLIN)
+    series = CalendarItem(account=alice, folder=alice.calendar, subject="Daily", start=start,
+                          end=start + timedelta(minutes=30), required_attendees=[Attendee(mailbox=BOB)],
+                          resources=[Attendee(mailbox=ATLAS)],
+                          recurrence=Recurrence(pattern=DailyPattern(interval=1), boundary=NumberedPattern(
+                              start=start.date(), number=5)))
+    series.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    bob.inbox.get(subject="Daily").accept()
+    third = series.occurrence(3)
+    third.refresh()
+    third.start, third.end = third.start + timedelta(hours=4), third.end + timedelta(hours=4)
+    third.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+
+    window = dict(start=start - timedelta(days=1), end=start + timedelta(days=6))
+    for account in (alice, bob):
+        seen = [(o.start.astimezone(BERLIN).hour, o.type) for o in account.calendar.view(**window)]
+        assert seen == [(10, "Occurrence"), (10, "Occurrence"), (14, "Exception"), (10, "Occurrence"),
+                        (10, "Occurrence")]
+    bobs = [o for o in bob.calendar.view(**window)]
+    assert [o.my_response_type for o in bobs] == ["Accept", "Accept", "NoResponseReceived", "Accept", "Accept"]
+    update = [r for r in bob.inbox.all() if isinstance(r, MeetingRequest)]
+    assert [(r.subject, r.start.astimezone(BERLIN).hour) for r in update] == [("Daily", 14)]
+    master = alice.calendar.get(id=series.id)
+    assert _responses(master) == {BOB: "Accept", ATLAS: "Accept"}  # the series' answers stay
+    third.refresh()
+    assert _responses(third) == {BOB: "Unknown", ATLAS: "Accept"}  # the moved one: to answer again
