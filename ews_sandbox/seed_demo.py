@@ -11,7 +11,7 @@ each attendee's calendar and a request in their Inbox (rooms answer by themselve
 responses and free/busy agree, and everything lands in the change journal.
 
 What alice (New York) finds:
-- "Team sync", her weekly meeting at 10:00 since four weeks (on the weekday of the next
+- "Team meeting", her weekly meeting at 10:00 since four weeks (on the weekday of the next
   working day), in room Atlas: bob accepted, carol tentative, dave never answered. This
   week's occurrence moved to 14:00 (an exception, sent to the attendees as an update); next
   week's was cancelled (deleted).
@@ -19,7 +19,7 @@ What alice (New York) finds:
 - "Q3 budget review", carol's one-off this week (Chicago time) in room Borealis, accepted.
 - "Release 2.4 planning", bob's, in room Cosmos: its request waits in her Inbox.
 - "Fabrikam customer call", hers, next week, erin (Berlin) tentative, bob accepted.
-- "Release 2.4 code freeze", an all-day event (free), and "Dentist", a private appointment.
+- "Release 2.4 code freeze", an all-day event (free), and "Doctor's appointment", a private one.
 Others: erin's "Partner workshop" (Berlin) with dave, dave's private "Physio" (London).
 Contacts: a dozen people in alice's Contacts, with several addresses and phones, and her
 personal distribution list "Book club".
@@ -49,15 +49,15 @@ def apply(conn, now):
     day = _Days(today)
     first = day.work(1) - timedelta(weeks=4)  # the series' 5th occurrence is this week's
 
-    team = _meeting(conn, users["alice"], "Team sync", first, time(10), 60, "Atlas",
+    team = _meeting(conn, users["alice"], "Team meeting", first, time(10), 60, "Atlas",
                     required=["bob", "carol", "dave"], resources=["room-atlas"],
-                    body="Weekly sync: status, blockers, next steps.",
+                    body="Weekly meeting: status, blockers, next steps.",
                     recurrence=_weekly([WEEKDAYS[first.weekday()]], first))
     _answer(conn, users["bob"], team, "AcceptItem")
     _answer(conn, users["carol"], team, "TentativelyAcceptItem")  # dave never answers
     _move_occurrence(conn, team, 5, time(14), "This week at 14:00: the all-hands takes the morning.")
     meetings.cancel(conn, calendar.occurrence_row(conn, items.get(conn, team["id"]), 6),
-                    _body("No sync next week: most of us are at the conference."))
+                    _body("No meeting next week: most of us are at the conference."))
 
     standup = _meeting(conn, users["bob"], "Daily stand-up", day.monday_before(weeks=2), time(9, 30), 15,
                        "Teams", required=["alice", "carol", "dave"],
@@ -88,7 +88,7 @@ def apply(conn, now):
 
     _appointment(conn, users["alice"], "Release 2.4 code freeze", day.work(4), None, None, all_day=True,
                  free_busy="Free", categories=["Project X"])
-    _appointment(conn, users["alice"], "Dentist", day.work(2), time(16, 30), 60, location="Dr. Patel, 5th Avenue",
+    _appointment(conn, users["alice"], "Doctor's appointment", day.work(2), time(16, 30), 60, location="Dr. Patel, 5th Avenue",
                  private=True)
     _appointment(conn, users["dave"], "Physio", day.work(1), time(17), 45, location="Harley Street", private=True)
     _contacts(conn, users["alice"])
@@ -231,11 +231,11 @@ def _move_occurrence(conn, master_row, index, start, note):
 # ---- contacts ----------------------------------------------------------------------------------
 
 CONTACTS = [  # given, surname, company, title, emails, phones {label: number}, city
-    ("Ada", "Lovelace", "Analytical Engines Ltd", "Chief Scientist", ["ada@analytical.example", "ada.l@home.example"],
+    ("Amara", "Nwosu", "Analytical Engines Ltd", "Chief Scientist", ["amara@analytical.example", "amara.n@home.example"],
      {"BusinessPhone": "+44 20 7946 0101", "MobilePhone": "+44 7700 900101"}, "London"),
-    ("Grace", "Hopper", "Fabrikam", "VP Engineering", ["grace.hopper@fabrikam.example"],
+    ("Greta", "Lind", "Fabrikam", "VP Engineering", ["greta.lind@fabrikam.example"],
      {"BusinessPhone": "+1 212 555 0142", "MobilePhone": "+1 917 555 0142"}, "New York"),
-    ("Linus", "Berg", "Northwind Traders", "Account Manager", ["linus.berg@northwind.example", "linus@berg.example"],
+    ("Lukas", "Berglund", "Northwind Traders", "Account Manager", ["lukas.berglund@northwind.example", "lukas@berglund.example"],
      {"BusinessPhone": "+46 8 555 010 20"}, "Stockholm"),
     ("Mei", "Tanaka", "Fabrikam", "Product Owner", ["mei.tanaka@fabrikam.example"],
      {"BusinessPhone": "+1 212 555 0177", "BusinessPhone2": "+1 212 555 0178"}, "New York"),
@@ -244,7 +244,7 @@ CONTACTS = [  # given, surname, company, title, emails, phones {label: number}, 
      {"MobilePhone": "+971 50 555 0190"}, "Dubai"),
     ("Paula", "Schmidt", "Northwind Traders", "Legal Counsel", ["paula.schmidt@northwind.example"],
      {"BusinessPhone": "+49 30 555 0133", "BusinessFax": "+49 30 555 0134"}, "Berlin"),
-    ("Raj", "Patel", "", "Dentist", ["reception@patel-dental.example"], {"BusinessPhone": "+1 212 555 0166"},
+    ("Raj", "Patel", "", "Physician", ["reception@patel-clinic.example"], {"BusinessPhone": "+1 212 555 0166"},
      "New York"),
     ("Sam", "Wong", "", "", ["sam.wong@home.example"], {"MobilePhone": "+1 646 555 0111", "HomePhone": "+1 718 555 0111"},
      "Brooklyn"),

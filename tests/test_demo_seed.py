@@ -44,9 +44,9 @@ def alices_week(today):
     at = lambda day, hour, minute=0: datetime.combine(day, time(hour, minute)).isoformat()  # noqa: E731
     entries = [(at(day, 9, 30), "Daily stand-up", "Occurrence", "Accept")
                for day in (today + timedelta(days=n) for n in range(7)) if day.weekday() < 5]
-    entries += [(at(first, 14), "Team sync", "Exception", "Organizer"),  # moved from 10:00 this week
+    entries += [(at(first, 14), "Team meeting", "Exception", "Organizer"),  # moved from 10:00 this week
                 (at(second, 14), "Q3 budget review", "Single", "Accept"),  # carol's, 13:00 in Chicago
-                (at(second, 16, 30), "Dentist", "Single", "Organizer"),
+                (at(second, 16, 30), "Doctor's appointment", "Single", "Organizer"),
                 (at(third, 15), "Release 2.4 planning", "Single", "NoResponseReceived"),
                 (at(fourth, 0), "Release 2.4 code freeze", "Single", "Organizer")]
     return sorted(entries)
@@ -59,7 +59,7 @@ def test_calendar_view_shows_this_weeks_occurrences_and_meetings_in_order(run, d
     private = next(o for o in listed if o["subject"] == "Release 2.4 code freeze")
     assert private["all_day"] is True and private["free_busy"] == "Free"
     detailed = as_json(run("calendar_view", "--from", working_days_after(demo)[0], *ZONE, "--details", "--json"))
-    team = next(o for o in detailed if o["subject"] == "Team sync")
+    team = next(o for o in detailed if o["subject"] == "Team meeting")
     assert (team["attendees"], team["rooms"], team["organizer"]) == (
         ["bob@contoso.example", "carol@contoso.example", "dave@contoso.example"], ["room-atlas@contoso.example"],
         ALICE)
@@ -75,7 +75,7 @@ def test_free_busy_shows_alice_busy_in_her_meetings(run, demo):
     assert busy == expected  # the all-day code freeze is free time
     first = working_days_after(demo)[0]
     team = datetime.combine(first, time(14)).isoformat()
-    assert (team, "Tentative") in {(b["start"][:19], b["status"]) for b in bob["busy"]}  # the moved sync: to answer
+    assert (team, "Tentative") in {(b["start"][:19], b["status"]) for b in bob["busy"]}  # the moved meeting: to answer
     assert all(not (slot["start"][:19] <= team < slot["end"][:19]) for slot in answer["free_slots"])
 
 
@@ -96,7 +96,7 @@ def test_alice_accepts_bobs_pending_request(run, demo, connect):
 def test_contacts_lists_alices_contacts_and_her_list(run, demo):
     listed = as_json(run("contacts", "list", "--json"))
     people = [c for c in listed if c["kind"] == "contact"]
-    assert len(people) == 12 and [c["display_name"] for c in people][:2] == ["Ada Lovelace", "Grace Hopper"]
+    assert len(people) == 12 and [c["display_name"] for c in people][:2] == ["Amara Nwosu", "Greta Lind"]
     omar = next(c for c in people if c["display_name"] == "Omar Farouk")
     assert (omar["email1"], omar["email2"], omar["email3"], omar["company_name"]) == (
         "omar@tailspin.example", "omar.farouk@gmail.example", "o.farouk@tailspin-labs.example", "Tailspin Toys")
