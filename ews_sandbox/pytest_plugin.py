@@ -16,7 +16,8 @@ Load it with `pytest -p ews_sandbox.pytest_plugin`, or in your top-level conftes
     ews_sandbox_server  the session's ews_sandbox.Sandbox itself (not reset)
 
 Choose the seed with `@pytest.mark.ews_seed("empty")` or the ini option `ews_seed`
-("demo": five users and 36 messages, the default; "empty": the same users, no mail);
+("demo": five users, 36 messages, this week's meetings and alice's contacts, the default; "empty":
+the same users, no mail, empty calendars);
 the user of `ews_account` with `@pytest.mark.ews_user("bob@contoso.example")` or `ews_user`.
 """
 import os

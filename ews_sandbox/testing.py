@@ -67,7 +67,7 @@ class SandboxClient:
         return response.json()
 
     def reset(self, seed="demo"):
-        """Wipe the tenant and seed it again ('demo': users and 36 messages; 'empty': users only)."""
+        """Wipe the tenant and seed it again ('demo': users, 36 messages, this week's meetings, alice's contacts; 'empty': users only)."""
         return self.call("POST", "reset", {"seed": seed})
 
     def users(self):
