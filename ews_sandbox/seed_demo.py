@@ -25,7 +25,7 @@ Contacts: a dozen people in alice's Contacts, with several addresses and phones,
 personal distribution list "Book club".
 """
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -88,8 +88,8 @@ def apply(conn, now):
 
     _appointment(conn, users["alice"], "Release 2.4 code freeze", day.work(4), None, None, all_day=True,
                  free_busy="Free", categories=["Project X"])
-    _appointment(conn, users["alice"], "Doctor's appointment", day.work(2), time(16, 30), 60, location="Dr. Patel, 5th Avenue",
-                 private=True)
+    _appointment(conn, users["alice"], "Doctor's appointment", day.work(2), time(16, 30), 60,
+                 location="Dr. Patel, 5th Avenue", private=True)
     _appointment(conn, users["dave"], "Physio", day.work(1), time(17), 45, location="Harley Street", private=True)
     _contacts(conn, users["alice"])
 
@@ -231,11 +231,13 @@ def _move_occurrence(conn, master_row, index, start, note):
 # ---- contacts ----------------------------------------------------------------------------------
 
 CONTACTS = [  # given, surname, company, title, emails, phones {label: number}, city
-    ("Amara", "Nwosu", "Analytical Engines Ltd", "Chief Scientist", ["amara@analytical.example", "amara.n@home.example"],
+    ("Amara", "Nwosu", "Analytical Engines Ltd", "Chief Scientist",
+     ["amara@analytical.example", "amara.n@home.example"],
      {"BusinessPhone": "+44 20 7946 0101", "MobilePhone": "+44 7700 900101"}, "London"),
     ("Greta", "Lind", "Fabrikam", "VP Engineering", ["greta.lind@fabrikam.example"],
      {"BusinessPhone": "+1 212 555 0142", "MobilePhone": "+1 917 555 0142"}, "New York"),
-    ("Lukas", "Berglund", "Northwind Traders", "Account Manager", ["lukas.berglund@northwind.example", "lukas@berglund.example"],
+    ("Lukas", "Berglund", "Northwind Traders", "Account Manager",
+     ["lukas.berglund@northwind.example", "lukas@berglund.example"],
      {"BusinessPhone": "+46 8 555 010 20"}, "Stockholm"),
     ("Mei", "Tanaka", "Fabrikam", "Product Owner", ["mei.tanaka@fabrikam.example"],
      {"BusinessPhone": "+1 212 555 0177", "BusinessPhone2": "+1 212 555 0178"}, "New York"),
@@ -246,8 +248,8 @@ CONTACTS = [  # given, surname, company, title, emails, phones {label: number}, 
      {"BusinessPhone": "+49 30 555 0133", "BusinessFax": "+49 30 555 0134"}, "Berlin"),
     ("Raj", "Patel", "", "Physician", ["reception@patel-clinic.example"], {"BusinessPhone": "+1 212 555 0166"},
      "New York"),
-    ("Sam", "Wong", "", "", ["sam.wong@home.example"], {"MobilePhone": "+1 646 555 0111", "HomePhone": "+1 718 555 0111"},
-     "Brooklyn"),
+    ("Sam", "Wong", "", "", ["sam.wong@home.example"],
+     {"MobilePhone": "+1 646 555 0111", "HomePhone": "+1 718 555 0111"}, "Brooklyn"),
     ("Tereza", "Novakova", "Contoso Pharmaceuticals", "Buyer", ["tereza.novakova@contoso-pharma.example"],
      {"BusinessPhone": "+420 2 5550 1122"}, "Prague"),
     ("Uma", "Reddy", "", "", ["uma.reddy@home.example", "uma@bookclub.example"], {"MobilePhone": "+1 347 555 0125"},
