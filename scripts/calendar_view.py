@@ -20,7 +20,7 @@ Copy with: ews_config.py, ews_cli.py, calendar_args.py
 """
 import argparse
 import sys
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 import calendar_args
 import ews_cli
@@ -35,7 +35,8 @@ DETAILS = ("location", "organizer", "required_attendees", "optional_attendees", 
 
 def check_view(args):
     args.tz = calendar_args.zone(args.timezone)
-    first = calendar_args.local_date(args.from_date, "--from") if args.from_date else date.today()
+    today = datetime.now(args.tz).date()  # in --timezone: the machine's own date may be another day
+    first = calendar_args.local_date(args.from_date, "--from") if args.from_date else today
     last = calendar_args.local_date(args.to_date, "--to") if args.to_date else first + timedelta(days=6)
     args.start, args.end = calendar_args.window(first, last, args.tz)
     if args.mailbox:

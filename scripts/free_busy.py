@@ -36,7 +36,7 @@ def check_request(args):
     if args.day and (args.from_date or args.to_date):
         raise fail("--day, or --from and --to: not both")
     first = calendar_args.local_date(args.day or args.from_date, "--day" if args.day else "--from") \
-        if args.day or args.from_date else date.today()
+        if args.day or args.from_date else datetime.now(args.tz).date()  # today in --timezone
     last = calendar_args.local_date(args.to_date, "--to") if args.to_date else first
     args.start, args.end = calendar_args.window(first, last, args.tz)
     if (last - first).days >= 42:
