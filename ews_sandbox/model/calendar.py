@@ -245,7 +245,7 @@ def delete_occurrence(conn, occurrence):
 
 def _touch_master(conn, master_id):
     """A changed occurrence changes its series: the master gets a new change key."""
-    conn.execute("UPDATE items SET change_key = ?, modified = ? WHERE id = ?",
+    conn.execute("UPDATE items SET change_key = ?, modified = ?, unmodified = 0 WHERE id = ?",
                  (ids.new_change_key(), now_text(), master_id))
 
 

@@ -119,7 +119,7 @@ def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest"):
                                                               request_type))
     _set(item, "MeetingRequestWasSent", "true")
     _set(item, "IsMeeting", "true")
-    return items.save(conn, item_row, item)
+    return items.save(conn, item_row, item, **items.kept_unmodified(item_row))  # sending is no change
 
 
 def _record_response(attendee, response):

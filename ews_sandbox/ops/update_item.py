@@ -140,7 +140,7 @@ def _send_updated(ctx, row, item, disposition, saved_folder):
         target = ctx.target_folder(saved_folder) if saved_folder is not None else \
             folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
     delivery.stamp_sent(ctx.conn, item, sender)
-    row = items.save(ctx.conn, row, item, is_draft=0)
+    row = items.save(ctx.conn, row, item, is_draft=0, unmodified=1)  # the sent copy starts afresh
     delivery.deliver(ctx.conn, item, source_item_id=row["id"])
     if target is None:
         items.delete(ctx.conn, row)
