@@ -136,3 +136,50 @@ def test_room_lists_and_rooms(people):
     assert [r.email_address for r in rooms] == [ATLAS, BOREALIS, "room-cosmos@contoso.example"]
     with pytest.raises(ErrorNameResolutionNoResults):
         list(protocol.get_rooms("nobody@contoso.example"))
+
+
+def test_an_occurrence_changed_with_updates_reaches_the_attendees_copy(people):
+    # "Update a recurring series by using EWS": one occurrence is changed by UpdateItem of its
+    # id; with SendToAllAndSaveCopy or SendOnlyToAll the update goes to the attendees
+    # ([MS-OXWSMTGS] 2.2.5.3), as a request for that occurrence (MeetingMessage's RecurrenceId)
+    from exchangelib.items import SEND_TO_NONE, SEND_ONLY_TO_ALL
+    from exchangelib.items.calendar_item import EXCEPTION, OCCURRENCE
+    from exchangelib.recurrence import DailyPattern, NumberedPattern, Recurrence
+    alice, bob = people[ALICE], people[BOB]
+    start = datetime(2026, 6, 8, 10, tzinfo=BERLIN)
+    series = CalendarItem(account=alice, folder=alice.calendar, subject="Daily", start=start,
+                          end=start + timedelta(hours=1), required_attendees=[Attendee(mailbox=BOB)],
+                          resources=[Attendee(mailbox=ATLAS)],
+                          recurrence=Recurrence(pattern=DailyPattern(interval=1),
+                                                boundary=NumberedPattern(start=start.date(), number=3)))
+    series.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    bob.inbox.get(subject="Daily").accept()
+    window = (start - timedelta(hours=1), start + timedelta(days=3))
+
+    second = list(alice.calendar.view(*window))[1]
+    second.subject, second.start, second.end = "Daily, later", second.start + timedelta(hours=3), \
+        second.end + timedelta(hours=3)
+    second.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    update = bob.inbox.get(subject="Daily, later")
+    assert isinstance(update, MeetingRequest) and update.meeting_request_type == "FullUpdate"
+    assert update.start == start + timedelta(days=1, hours=3)
+    theirs = [(o.subject, o.start, o.type) for o in bob.calendar.view(*window)]
+    assert theirs == [("Daily", start, OCCURRENCE), ("Daily, later", start + timedelta(days=1, hours=3), EXCEPTION),
+                      ("Daily", start + timedelta(days=2), OCCURRENCE)]
+    bobs_second = list(bob.calendar.view(*window))[1]
+    assert update.associated_calendar_item_id.id == bobs_second.id
+    assert bobs_second.my_response_type == "NoResponseReceived"  # a new time asks again
+    # the room, free at the new time, keeps its booking: the organizer's occurrence says so
+    [organizers] = alice.fetch([list(alice.calendar.view(*window))[1]])
+    assert _responses(organizers) == {BOB: "Accept", ATLAS: "Accept"}
+
+    # SendOnlyToAll sends too; SendToNone changes the organizer's occurrence alone
+    third = list(alice.calendar.view(*window))[2]
+    third.location = "Cosmos"
+    third.save(send_meeting_invitations=SEND_ONLY_TO_ALL)
+    assert list(bob.calendar.view(*window))[2].location == "Cosmos"
+    first = list(alice.calendar.view(*window))[0]
+    first.subject = "Daily, quiet"
+    first.save(send_meeting_invitations=SEND_TO_NONE)
+    assert bob.inbox.filter(subject="Daily, quiet").count() == 0
+    assert [o.subject for o in bob.calendar.view(*window)][0] == "Daily"

@@ -122,6 +122,44 @@ def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest"):
     return items.save(conn, item_row, item, **items.kept_unmodified(item_row))  # sending is no change
 
 
+def update_occurrence(conn, occurrence_row):
+    """The organizer changed one occurrence of a series (now an exception) with updates to send:
+    each attendee's occurrence of their copy becomes the same exception, and a MeetingRequest
+    naming that occurrence (RecurrenceId, its original start) reaches their Inbox; a room
+    keeps the occurrence when it is free at the new time and drops it otherwise."""
+    item = etree.fromstring(occurrence_row["xml"])
+    organizer = directory.user_by_id(conn, occurrence_row["mailbox_id"])
+    uid = item.findtext(t("UID"))
+    index = occurrence_row["instance_index"]
+    for _, attendee, address in attendees(item):
+        user = directory.user_by_email(conn, address)
+        if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
+            continue
+        series = copy_in_calendar(conn, user["id"], uid)
+        theirs = None
+        if series is not None:
+            try:
+                theirs = calendar.occurrence_row(conn, series, index)
+            except EWSError:  # deleted from their copy: the update does not bring it back
+                theirs = None
+        if user["kind"] == "room":
+            free = _is_free(conn, user["id"], item, uid)
+            _record_response(attendee, "Accept" if free else "Decline")
+            if theirs is not None and free:
+                calendar.save_exception(conn, theirs, _attendee_copy(item, organizer, "Accept", "Busy"))
+            elif theirs is not None:
+                calendar.delete_occurrence(conn, theirs)
+            continue
+        if theirs is not None:
+            mine = _attendee_copy(item, organizer, "NoResponseReceived", "Tentative")
+            theirs = calendar.save_exception(conn, theirs, mine)
+        message = _meeting_message("MeetingRequest", item, organizer, theirs, "FullUpdate")
+        _set(message, "RecurrenceId", occurrence_row["original_start"])
+        _deliver_message(conn, user, "inbox", message)
+    # the organizer's exception keeps the rooms' answers
+    return calendar.save_exception(conn, occurrence_row, item)
+
+
 def _record_response(attendee, response):
     for old in attendee.findall(t("ResponseType")) + attendee.findall(t("LastResponseTime")):
         attendee.remove(old)

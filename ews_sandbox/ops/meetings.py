@@ -7,7 +7,7 @@ Microsoft's pages: "CreateItem operation (calendar item)", "AcceptItem", "Declin
 """
 from lxml import etree
 
-from ..model import items, meetings
+from ..model import calendar, items, meetings
 from ..wire.errors import EWSError
 from ..wire.ns import local, m, sub, t
 
@@ -63,7 +63,13 @@ def _organizers_meeting(ctx, row, mode, sending_modes):
 
 
 def after_update(ctx, row, send_updates):
-    """An organizer's meeting changed with updates to send: attendees get the new version."""
+    """An organizer's meeting changed with updates to send: attendees get the new version
+    (of the whole series, or of the one occurrence changed)."""
+    if isinstance(row, calendar.Occurrence) and send_updates in SENDING_UPDATES:
+        item = etree.fromstring(row["xml"])
+        if any(meetings.attendees(item)) and meetings.is_organizer(ctx.conn, row, item):
+            return meetings.update_occurrence(ctx.conn, row)
+        return row
     if not _organizers_meeting(ctx, row, send_updates, SENDING_UPDATES):
         return row
     return meetings.invite(ctx.conn, row, row, request_type="FullUpdate")
