@@ -249,3 +249,24 @@ def test_computed_read_only_fields(account):
     assert item.my_response_type == "Organizer"
     assert item.organizer.email_address == ALICE
     assert item.uid and item.start.tzinfo == UTC and item._start_timezone == BERLIN
+
+
+def test_a_series_moved_or_copied_keeps_its_exceptions(account):
+    from exchangelib.folders import Calendar
+    start = datetime(2026, 7, 6, 9, tzinfo=BERLIN)
+    master = _create(account, "weekly", start, WeeklyPattern(interval=1, weekdays=[1]),
+                     NumberedPattern(start=start.date(), number=3))
+    window = (start - HOUR, start + timedelta(days=21))
+    occurrences = list(account.calendar.view(*window))
+    occurrences[0].subject = "first, changed"
+    occurrences[0].save(update_fields=["subject"])
+    occurrences[2].delete()
+    other = Calendar(parent=account.calendar, name="Team calendar").save()
+    copy_id = master.copy(other)
+    [copied] = account.fetch([copy_id])
+    master.move(other)  # a new id, kept by the item
+    [moved] = account.fetch([master])
+    for series in (copied, moved):
+        assert [o.start for o in series.modified_occurrences] == [start]
+        assert [d.start for d in series.deleted_occurrences] == [start + timedelta(days=14)]
+    assert sorted(o.subject for o in other.view(*window)) == ["first, changed", "first, changed", "weekly", "weekly"]

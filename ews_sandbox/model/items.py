@@ -121,6 +121,10 @@ def copy(conn, row, folder, *, with_attachments=True):
                           tuple(columns.values()))
     if with_attachments:
         attachments.copy_all(conn, row["id"], cursor.lastrowid)
+    if row["element"] == "CalendarItem":  # a series' changed and deleted occurrences go along with it
+        conn.execute("INSERT INTO calendar_exceptions(master_id, instance_index, original_start, is_deleted, "
+                     "change_key, xml) SELECT ?, instance_index, original_start, is_deleted, change_key, xml "
+                     "FROM calendar_exceptions WHERE master_id = ?", (cursor.lastrowid, row["id"]))
     copied = get(conn, cursor.lastrowid)
     journal.note_relocation(conn, "copy", row, copied)
     return copied
