@@ -183,3 +183,28 @@ def test_an_occurrence_changed_with_updates_reaches_the_attendees_copy(people):
     first.save(send_meeting_invitations=SEND_TO_NONE)
     assert bob.inbox.filter(subject="Daily, quiet").count() == 0
     assert [o.subject for o in bob.calendar.view(*window)][0] == "Daily"
+
+
+def test_send_to_changed_reaches_the_attendees_added_or_removed_only(people, connect):
+    # [MS-OXWSMTGS] 2.2.5.3: SendOnlyToChanged / SendToChangedAndSaveCopy send the update "only to
+    # attendees that were added and/or deleted"; an attendee taken off gets a cancellation
+    from exchangelib.items import SEND_TO_CHANGED_AND_SAVE_COPY
+    from conftest import DAVE
+    alice, bob, carol = people[ALICE], people[BOB], people[CAROL]
+    dave = connect(DAVE)
+    start = datetime(2026, 6, 16, 14, tzinfo=BERLIN)
+    meeting = _meeting(alice, "Review", start, attendees=[BOB, CAROL])
+    meeting.required_attendees = [Attendee(mailbox=BOB), Attendee(mailbox=DAVE)]
+    meeting.save(send_meeting_invitations=SEND_TO_CHANGED_AND_SAVE_COPY)
+    assert [m.meeting_request_type for m in dave.inbox.filter(subject="Review")] == ["NewMeetingRequest"]
+    assert dave.calendar.get(subject="Review").start == start
+    assert [m.meeting_request_type for m in bob.inbox.filter(subject="Review")] == ["NewMeetingRequest"]  # as before
+    assert isinstance(carol.inbox.get(subject="Canceled: Review"), MeetingCancellation)
+    assert carol.calendar.get(subject="Canceled: Review").is_cancelled is True
+    # nobody added or removed: SendToChanged sends nothing; SendToAll sends everyone the update
+    meeting.location = "Borealis"
+    meeting.save(send_meeting_invitations=SEND_TO_CHANGED_AND_SAVE_COPY)
+    assert bob.inbox.filter(subject="Review").count() == 1 and dave.inbox.filter(subject="Review").count() == 1
+    meeting.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    assert sorted(m.meeting_request_type for m in dave.inbox.filter(subject="Review")) == \
+        ["FullUpdate", "NewMeetingRequest"]

@@ -98,12 +98,15 @@ def copy_in_calendar(conn, mailbox_id, uid):
 
 # ---- invitations and updates -------------------------------------------------------------
 
-def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest"):
-    """Send the meeting to its attendees (the organizer's item already saved)."""
+def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest", only=None, new=frozenset()):
+    """Send the meeting to its attendees (the organizer's item already saved): all of them, or
+    those whose case-folded address is in `only`; those in `new` get a NewMeetingRequest."""
     item = etree.fromstring(item_row["xml"])
     organizer = directory.user_by_id(conn, organizer_row["mailbox_id"])
     uid = item.findtext(t("UID"))
     for _, attendee, address in attendees(item):
+        if only is not None and address.casefold() not in only:
+            continue
         user = directory.user_by_email(conn, address)
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue
@@ -115,8 +118,9 @@ def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest"):
             continue
         _record_response(attendee, "Unknown")
         calendar_row = _store_copy(conn, user, uid, _attendee_copy(item, organizer, "NoResponseReceived", "Tentative"))
-        _deliver_message(conn, user, "inbox", _meeting_message("MeetingRequest", item, organizer, calendar_row,
-                                                              request_type))
+        _deliver_message(conn, user, "inbox", _meeting_message(
+            "MeetingRequest", item, organizer, calendar_row,
+            "NewMeetingRequest" if address.casefold() in new else request_type))
     _set(item, "MeetingRequestWasSent", "true")
     _set(item, "IsMeeting", "true")
     return items.save(conn, item_row, item, **items.kept_unmodified(item_row))  # sending is no change
@@ -321,21 +325,7 @@ def cancel(conn, organizer_row, body=None):
             if user["kind"] != "room":
                 _deliver_message(conn, user, "inbox", _cancellation(item, organizer, mine, body))
             continue
-        if user["kind"] == "room":
-            if mine is not None:
-                items.delete(conn, mine)  # a room frees its time by itself
-            continue
-        if mine is not None:
-            copy_item = etree.fromstring(mine["xml"])
-            _set(copy_item, "IsCancelled", "true")
-            _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
-            _set(copy_item, "LegacyFreeBusyStatus", "Free")
-            _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
-            mine = items.save(conn, mine, copy_item)
-        notice = _meeting_message("MeetingCancellation", item, organizer, mine, subject_prefix="Canceled: ")
-        if body is not None:
-            _replace(notice, copy.deepcopy(body))
-        _deliver_message(conn, user, "inbox", notice)
+        _cancel_for(conn, user, organizer, item, mine, body)
     if one is not None:
         calendar.delete_occurrence(conn, organizer_row)
     else:
@@ -345,6 +335,39 @@ def cancel(conn, organizer_row, body=None):
         _replace(kept, copy.deepcopy(body))
     _set(kept, "IsRead", "true")
     return _deliver_message(conn, organizer, "sentitems", kept)
+
+
+def _cancel_for(conn, user, organizer, item, mine, body=None):
+    """One attendee's side of a cancellation: their copy `mine` marked cancelled (a room's
+    deleted) and a MeetingCancellation in their Inbox."""
+    if user["kind"] == "room":
+        if mine is not None:
+            items.delete(conn, mine)  # a room frees its time by itself
+        return
+    if mine is not None:
+        copy_item = etree.fromstring(mine["xml"])
+        _set(copy_item, "IsCancelled", "true")
+        _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
+        _set(copy_item, "LegacyFreeBusyStatus", "Free")
+        _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
+        mine = items.save(conn, mine, copy_item)
+    notice = _meeting_message("MeetingCancellation", item, organizer, mine, subject_prefix="Canceled: ")
+    if body is not None:
+        _replace(notice, copy.deepcopy(body))
+    _deliver_message(conn, user, "inbox", notice)
+
+
+def uninvite(conn, organizer_row, before, removed):
+    """Attendees an update took off the meeting (case-folded addresses): each gets a
+    cancellation of the meeting as it was, and their copy is marked cancelled."""
+    organizer = directory.user_by_id(conn, organizer_row["mailbox_id"])
+    uid = before.findtext(t("UID"))
+    for _, _, address in attendees(before):
+        user = directory.user_by_email(conn, address)
+        if address.casefold() not in removed or user is None or user["id"] == organizer["id"] or \
+                user["kind"] == "dl":
+            continue
+        _cancel_for(conn, user, organizer, before, copy_in_calendar(conn, user["id"], uid))
 
 
 def _cancel_occurrence_copy(conn, master_row, index, room):

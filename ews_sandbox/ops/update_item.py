@@ -31,6 +31,7 @@ def update_item(ctx, body):
         if row["element"] == "CalendarItem" and body.get("SendMeetingInvitationsOrCancellations") is None:
             raise EWSError("ErrorSendMeetingInvitationsOrCancellationsRequired")
         item = etree.fromstring(row["xml"])
+        before = etree.fromstring(row["xml"])
         for update in change.find(t("Updates")):
             apply_update(item, update)
         # a recurring task may answer with a new one-off occurrence; an occurrence of a series
@@ -39,7 +40,7 @@ def update_item(ctx, body):
             row = tasks.save_update(ctx.conn, row, item)
         else:
             row = calendar_view.save(ctx.conn, row, item)
-        row = meetings.after_update(ctx, row, body.get("SendMeetingInvitationsOrCancellations"))
+        row = meetings.after_update(ctx, row, body.get("SendMeetingInvitationsOrCancellations"), before)
         if disposition in ("SendOnly", "SendAndSaveCopy") and row["element"] == "Message":
             _send_updated(ctx, row, item, disposition, saved_folder)
             return
