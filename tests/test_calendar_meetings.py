@@ -96,6 +96,9 @@ def test_invite_accept_reschedule_cancel_round_trip(people, sandbox):
     assert update.meeting_request_type == "FullUpdate"
     bobs_copy.refresh()
     assert bobs_copy.start == start + timedelta(hours=2)
+    assert bobs_copy.my_response_type == "NoResponseReceived"  # asked again (FIDELITY.md)
+    meeting.refresh()
+    assert _responses(meeting)[BOB] == "Unknown"
 
     # the organizer cancels: bob's copy is marked cancelled, then removed by bob
     meeting.cancel()
