@@ -143,12 +143,12 @@ def _demo_messages(conn, user_rows, now):
                 "invoice-4471.csv", b"item,amount\nconsulting,1200\ntravel,310\n")
             attachments.add(conn, sent["id"], "FileAttachment", name, "text/plain" if name.endswith("txt") else "text/csv",
                             None, False, content)
-            sent = items.refresh_columns(conn, sent)
+            sent = items.refresh_columns(conn, sent, **items.kept_unmodified(sent))
         for row in delivery.deliver(conn, item, source_item_id=sent["id"], received=when):
             if rng.random() < 0.4:
                 read = etree.fromstring(row["xml"])
                 read.find(t("IsRead")).text = "true"
-                items.save(conn, row, read)
+                items.save(conn, row, read, **items.kept_unmodified(row))
 
 
 def _message(subject, body, to, cc, categories, importance):

@@ -96,6 +96,9 @@ def test_invite_accept_reschedule_cancel_round_trip(people, sandbox):
     assert update.meeting_request_type == "FullUpdate"
     bobs_copy.refresh()
     assert bobs_copy.start == start + timedelta(hours=2)
+    assert bobs_copy.my_response_type == "NoResponseReceived"  # asked again (FIDELITY.md)
+    meeting.refresh()
+    assert _responses(meeting)[BOB] == "Unknown"
 
     # the organizer cancels: bob's copy is marked cancelled, then removed by bob
     meeting.cancel()
@@ -138,6 +141,53 @@ def test_room_lists_and_rooms(people):
         list(protocol.get_rooms("nobody@contoso.example"))
 
 
+def test_an_occurrence_changed_with_updates_reaches_the_attendees_copy(people):
+    # "Update a recurring series by using EWS": one occurrence is changed by UpdateItem of its
+    # id; with SendToAllAndSaveCopy or SendOnlyToAll the update goes to the attendees
+    # ([MS-OXWSMTGS] 2.2.5.3), as a request for that occurrence (MeetingMessage's RecurrenceId)
+    from exchangelib.items import SEND_TO_NONE, SEND_ONLY_TO_ALL
+    from exchangelib.items.calendar_item import EXCEPTION, OCCURRENCE
+    from exchangelib.recurrence import DailyPattern, NumberedPattern, Recurrence
+    alice, bob = people[ALICE], people[BOB]
+    start = datetime(2026, 6, 8, 10, tzinfo=BERLIN)
+    series = CalendarItem(account=alice, folder=alice.calendar, subject="Daily", start=start,
+                          end=start + timedelta(hours=1), required_attendees=[Attendee(mailbox=BOB)],
+                          resources=[Attendee(mailbox=ATLAS)],
+                          recurrence=Recurrence(pattern=DailyPattern(interval=1),
+                                                boundary=NumberedPattern(start=start.date(), number=3)))
+    series.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    bob.inbox.get(subject="Daily").accept()
+    window = (start - timedelta(hours=1), start + timedelta(days=3))
+
+    second = list(alice.calendar.view(*window))[1]
+    second.subject, second.start, second.end = "Daily, later", second.start + timedelta(hours=3), \
+        second.end + timedelta(hours=3)
+    second.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    update = bob.inbox.get(subject="Daily, later")
+    assert isinstance(update, MeetingRequest) and update.meeting_request_type == "FullUpdate"
+    assert update.start == start + timedelta(days=1, hours=3)
+    theirs = [(o.subject, o.start, o.type) for o in bob.calendar.view(*window)]
+    assert theirs == [("Daily", start, OCCURRENCE), ("Daily, later", start + timedelta(days=1, hours=3), EXCEPTION),
+                      ("Daily", start + timedelta(days=2), OCCURRENCE)]
+    bobs_second = list(bob.calendar.view(*window))[1]
+    assert update.associated_calendar_item_id.id == bobs_second.id
+    assert bobs_second.my_response_type == "NoResponseReceived"  # a new time asks again
+    # the room, free at the new time, keeps its booking: the organizer's occurrence says so
+    [organizers] = alice.fetch([list(alice.calendar.view(*window))[1]])
+    assert _responses(organizers) == {BOB: "Unknown", ATLAS: "Accept"}  # bob: to answer again
+
+    # SendOnlyToAll sends too; SendToNone changes the organizer's occurrence alone
+    third = list(alice.calendar.view(*window))[2]
+    third.location = "Cosmos"
+    third.save(send_meeting_invitations=SEND_ONLY_TO_ALL)
+    assert list(bob.calendar.view(*window))[2].location == "Cosmos"
+    first = list(alice.calendar.view(*window))[0]
+    first.subject = "Daily, quiet"
+    first.save(send_meeting_invitations=SEND_TO_NONE)
+    assert bob.inbox.filter(subject="Daily, quiet").count() == 0
+    assert [o.subject for o in bob.calendar.view(*window)][0] == "Daily"
+
+
 def test_an_organizers_change_to_one_occurrence_reaches_the_attendees_copies(people):
     """Microsoft's "How to: Update a recurring series by using EWS": an occurrence changed and
     sent with SendToAllAndSaveCopy becomes an exception in every copy, and the attendees get a
@@ -170,3 +220,29 @@ def test_an_organizers_change_to_one_occurrence_reaches_the_attendees_copies(peo
     assert _responses(master) == {BOB: "Accept", ATLAS: "Accept"}  # the series' answers stay
     third.refresh()
     assert _responses(third) == {BOB: "Unknown", ATLAS: "Accept"}  # the moved one: to answer again
+
+
+
+def test_send_to_changed_reaches_the_attendees_added_or_removed_only(people, connect):
+    # [MS-OXWSMTGS] 2.2.5.3: SendOnlyToChanged / SendToChangedAndSaveCopy send the update "only to
+    # attendees that were added and/or deleted"; an attendee taken off gets a cancellation
+    from exchangelib.items import SEND_TO_CHANGED_AND_SAVE_COPY
+    from conftest import DAVE
+    alice, bob, carol = people[ALICE], people[BOB], people[CAROL]
+    dave = connect(DAVE)
+    start = datetime(2026, 6, 16, 14, tzinfo=BERLIN)
+    meeting = _meeting(alice, "Review", start, attendees=[BOB, CAROL])
+    meeting.required_attendees = [Attendee(mailbox=BOB), Attendee(mailbox=DAVE)]
+    meeting.save(send_meeting_invitations=SEND_TO_CHANGED_AND_SAVE_COPY)
+    assert [m.meeting_request_type for m in dave.inbox.filter(subject="Review")] == ["NewMeetingRequest"]
+    assert dave.calendar.get(subject="Review").start == start
+    assert [m.meeting_request_type for m in bob.inbox.filter(subject="Review")] == ["NewMeetingRequest"]  # as before
+    assert isinstance(carol.inbox.get(subject="Canceled: Review"), MeetingCancellation)
+    assert carol.calendar.get(subject="Canceled: Review").is_cancelled is True
+    # nobody added or removed: SendToChanged sends nothing; SendToAll sends everyone the update
+    meeting.location = "Borealis"
+    meeting.save(send_meeting_invitations=SEND_TO_CHANGED_AND_SAVE_COPY)
+    assert bob.inbox.filter(subject="Review").count() == 1 and dave.inbox.filter(subject="Review").count() == 1
+    meeting.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    assert sorted(m.meeting_request_type for m in dave.inbox.filter(subject="Review")) == \
+        ["FullUpdate", "NewMeetingRequest"]

@@ -180,9 +180,49 @@ def test_changed_and_deleted_occurrences(account):
         master.occurrence(index=3).refresh()
     with pytest.raises(ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange):
         master.occurrence(index=5).refresh()
-    # changing the pattern drops the exceptions, as Exchange does
-    master.recurrence.boundary.number = 3
+    # a new pattern places every occurrence anew: the exceptions are dropped
+    master.recurrence.pattern = DailyPattern(interval=2)
     master.save()
+    master.refresh()
+    assert master.modified_occurrences is None and master.deleted_occurrences is None
+
+
+def test_ending_a_series_keeps_the_exceptions_within_its_new_range(account):
+    # "Update a recurring series by using EWS in Exchange": a new end recomputes the occurrences;
+    # the exceptions are kept by their original start (PidLidAppointmentRecur), so those still
+    # in the range stay and those past the new end go
+    start = datetime(2026, 6, 1, 9, tzinfo=BERLIN)
+    master = _create(account, "daily", start, DailyPattern(interval=1), NumberedPattern(start=start.date(), number=6))
+    window = (start - HOUR, start + timedelta(days=7))
+    occurrences = list(account.calendar.view(*window))
+    second, fifth = occurrences[1], occurrences[4]
+    second.subject = "changed"
+    second.save(update_fields=["subject"])
+    occurrences[2].delete()
+    fifth.subject = "changed too"
+    fifth.save(update_fields=["subject"])
+    occurrences[5].delete()
+    master.refresh()
+    master.recurrence.boundary = EndDatePattern(start=start.date(), end=start.date() + timedelta(days=3))
+    master.save(update_fields=["recurrence"])  # four days: the 2nd and 3rd stay, the 5th and 6th go
+    master.refresh()
+    assert [o.id for o in master.modified_occurrences] == [second.id]
+    assert [d.start for d in master.deleted_occurrences] == [occurrences[2].start]
+    assert [(o.subject, o.start) for o in account.calendar.view(*window)] == [
+        ("daily", start), ("changed", start + timedelta(days=1)), ("daily", start + timedelta(days=3))]
+    # a longer range again brings back plain occurrences where the dropped exceptions were
+    master.recurrence.boundary = NumberedPattern(start=start.date(), number=6)
+    master.save(update_fields=["recurrence"])
+    assert [o.subject for o in account.calendar.view(*window)] == ["daily", "changed", "daily", "daily", "daily"]
+    # a series without end keeps them all
+    master.refresh()
+    master.recurrence.boundary = NoEndPattern(start=start.date())
+    master.save(update_fields=["recurrence"])
+    master.refresh()
+    assert [o.id for o in master.modified_occurrences] == [second.id] and len(master.deleted_occurrences) == 1
+    # a later start date moves every occurrence: the exceptions go
+    master.recurrence.boundary = NoEndPattern(start=start.date() + timedelta(days=1))
+    master.save(update_fields=["recurrence"])
     master.refresh()
     assert master.modified_occurrences is None and master.deleted_occurrences is None
 
@@ -209,3 +249,24 @@ def test_computed_read_only_fields(account):
     assert item.my_response_type == "Organizer"
     assert item.organizer.email_address == ALICE
     assert item.uid and item.start.tzinfo == UTC and item._start_timezone == BERLIN
+
+
+def test_a_series_moved_or_copied_keeps_its_exceptions(account):
+    from exchangelib.folders import Calendar
+    start = datetime(2026, 7, 6, 9, tzinfo=BERLIN)
+    master = _create(account, "weekly", start, WeeklyPattern(interval=1, weekdays=[1]),
+                     NumberedPattern(start=start.date(), number=3))
+    window = (start - HOUR, start + timedelta(days=21))
+    occurrences = list(account.calendar.view(*window))
+    occurrences[0].subject = "first, changed"
+    occurrences[0].save(update_fields=["subject"])
+    occurrences[2].delete()
+    other = Calendar(parent=account.calendar, name="Team calendar").save()
+    copy_id = master.copy(other)
+    [copied] = account.fetch([copy_id])
+    master.move(other)  # a new id, kept by the item
+    [moved] = account.fetch([master])
+    for series in (copied, moved):
+        assert [o.start for o in series.modified_occurrences] == [start]
+        assert [d.start for d in series.deleted_occurrences] == [start + timedelta(days=14)]
+    assert sorted(o.subject for o in other.view(*window)) == ["first, changed", "first, changed", "weekly", "weekly"]

@@ -184,3 +184,19 @@ def test_a_database_made_before_locales_and_roles_gains_their_columns(tmp_path):
     assert conn.execute("SELECT locale FROM users").fetchone()[0] == "en-US"
     assert "role" in {row[1] for row in conn.execute("PRAGMA table_info(folders)")}
     db.migrate(conn)  # a second process opening the file finds nothing left to add
+
+
+def test_a_database_made_before_is_unmodified_was_kept_derives_it_once_from_the_times(tmp_path):
+    path = tmp_path / "old.db"
+    conn = db.Database(path).connection()
+    conn.execute("DROP INDEX IF EXISTS items_folder_received")
+    conn.execute("ALTER TABLE items DROP COLUMN unmodified")  # the items table as it was
+    conn.execute("INSERT INTO users(email, name) VALUES ('old@contoso.example', 'Old')")
+    conn.execute("INSERT INTO folders(mailbox_id, element, name, change_key) VALUES (1, 'Folder', 'f', 'k')")
+    for created, modified in (("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+                              ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")):
+        conn.execute("INSERT INTO items(mailbox_id, folder_id, element, change_key, created, modified, xml)"
+                     " VALUES (1, 1, 'Message', 'k', ?, ?, '<x/>')", (created, modified))
+    conn.close()
+    conn = db.Database(path).connection()
+    assert [row[0] for row in conn.execute("SELECT unmodified FROM items ORDER BY id")] == [1, 0]

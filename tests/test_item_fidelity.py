@@ -91,6 +91,55 @@ def test_export_of_a_missing_item_fails_that_item_only(alice):
     assert isinstance(alice.upload([(alice.inbox, "AAAA")])[0], ErrorCorruptData)
 
 
+# ---- IsUnmodified (mfUnmodified): kept by the store, not derived from times -----------------
+# [MS-OXCMSG] 2.2.1.6: mfUnmodified says the message "has not been modified since it was first
+# saved (if unsent) or it was delivered (if sent)"; the server keeps it. The clock is frozen,
+# so creation and every change fall in the same second: times cannot tell them apart.
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    from ews_sandbox.model import attachments, calendar, items
+    for module in (items, calendar, attachments):
+        monkeypatch.setattr(module, "now_text", lambda: "2026-12-01T09:00:00Z")
+
+
+def test_is_unmodified_is_cleared_by_a_change_in_the_second_of_creation(alice, frozen_clock):
+    from exchangelib import FileAttachment
+    untouched, updated, flagged, attached, moved = (
+        Message(account=alice, folder=alice.inbox, subject=f"U{i}").save() for i in range(5))
+    updated.subject = "changed"
+    updated.save(update_fields=["subject"])
+    flagged.is_read = True  # a flag alone is a change too
+    flagged.save(update_fields=["is_read"])
+    attached.attach(FileAttachment(name="later.txt", content=b"x"))  # CreateAttachment after creation
+    moved.move(alice.junk)
+    # a message saved with its attachment in one CreateItem was never changed
+    born_with = Message(account=alice, folder=alice.inbox, subject="born with")
+    born_with.attach(FileAttachment(name="a.txt", content=b"a"))
+    born_with.save()
+    read = {i.subject: (i.is_unmodified, i.datetime_created == i.last_modified_time)
+            for i in alice.fetch([untouched, updated, flagged, attached, born_with])}
+    assert read == {"U0": (True, True), "changed": (False, True), "U2": (False, True), "U3": (False, True),
+                    "born with": (True, True)}
+    assert alice.junk.get(subject="U4").is_unmodified is True  # a move changes no property
+    # PidTagMessageFlags carries the same bit (0x2), and restrictions read it
+    assert alice.inbox.filter(is_unmodified=False).count() == 3
+
+
+def test_export_and_upload_keep_is_unmodified(alice, frozen_clock):
+    changed = Message(account=alice, folder=alice.inbox, subject="changed").save()
+    changed.subject = "changed twice"
+    changed.save(update_fields=["subject"])
+    untouched = Message(account=alice, folder=alice.inbox, subject="untouched").save()
+    exported = alice.export([changed, untouched])
+    uploaded = alice.upload([(alice.drafts, data) for data in exported])
+    copies = {c.subject: c.is_unmodified for c in alice.fetch(uploaded)}
+    assert copies == {"changed twice": False, "untouched": True}
+    # an upload over an existing item (Update) gives it the exported flag too
+    [(same_id, _)] = alice.upload([(alice.inbox, ((untouched.id, untouched.changekey), False, exported[0]))])
+    assert alice.inbox.get(id=same_id).is_unmodified is False
+
+
 # ---- MIME identifier headers (issue 16, item 1) -----------------------------------------------
 
 IDS = [

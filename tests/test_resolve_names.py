@@ -58,8 +58,16 @@ def test_no_match_is_an_error_result(alice):
     assert isinstance(result, ErrorNameResolutionNoResults)
 
 
-def test_several_names_in_one_call(alice):
-    results = alice.protocol.resolve_names(["bob", "zebra", "erin"])
+def test_several_names_in_one_call_fail_schema_validation(alice, clean):
+    # messages.xsd gives ResolveNames one UnresolvedEntry; Exchange checks every request against
+    # its schema ("The request failed schema validation ... has invalid child element ..."), and
+    # exchangelib 5.6 writes all the names it is given into one request
+    clean.clear_requests()
+    with pytest.raises(ErrorSchemaValidation, match="invalid child element 'UnresolvedEntry'"):
+        alice.protocol.resolve_names(["bob", "zebra", "erin"])
+    assert [r["operation"] for r in clean.requests()] == ["ResolveNames"]
+    # one name a call
+    results = [r for name in ("bob", "zebra", "erin") for r in alice.protocol.resolve_names([name])]
     assert results[0].email_address == BOB
     assert isinstance(results[1], ErrorNameResolutionNoResults)
     assert results[2].email_address == "erin@contoso.example"

@@ -246,14 +246,39 @@ def delete_occurrence(conn, occurrence):
 
 def _touch_master(conn, master_id):
     """A changed occurrence changes its series: the master gets a new change key."""
-    conn.execute("UPDATE items SET change_key = ?, modified = ? WHERE id = ?",
+    conn.execute("UPDATE items SET change_key = ?, modified = ?, unmodified = 0 WHERE id = ?",
                  (ids.new_change_key(), now_text(), master_id))
 
 
 def pattern_changed(conn, master_id, before, after):
-    """Exchange drops a series' exceptions when its recurrence or times change."""
-    if any(_text_of(before, name) != _text_of(after, name) for name in ("Recurrence", "Start", "End")):
+    """After a series' master is written. A new pattern, start or times place every occurrence
+    anew: its exceptions (changed and deleted occurrences) are dropped. A new end of the range
+    alone (EndDate, NumberOfOccurrences, or another kind of range from the same StartDate)
+    keeps the occurrences, so Exchange keeps the exceptions still within the range and drops
+    those past its end; exceptions are known by their original start, as PidLidAppointmentRecur
+    keeps them (DeletedInstanceDates, ModifiedInstanceDates)."""
+    if child(before, "Recurrence") is None:
+        return
+    if child(after, "Recurrence") is None or any(
+            _text_of(before, name) != _text_of(after, name) for name in ("Start", "End")) or \
+            _pattern_of(before) != _pattern_of(after):
         conn.execute("DELETE FROM calendar_exceptions WHERE master_id = ?", (master_id,))
+        return
+    if _text_of(before, "Recurrence") == _text_of(after, "Recurrence"):
+        return
+    last = conn.execute("SELECT MAX(instance_index) FROM calendar_exceptions WHERE master_id = ?",
+                        (master_id,)).fetchone()[0]
+    if last is None:
+        return
+    within = sum(1 for _ in itertools.islice(series_of(after).local_starts(), last))
+    conn.execute("DELETE FROM calendar_exceptions WHERE master_id = ? AND instance_index > ?", (master_id, within))
+
+
+def _pattern_of(item):
+    """The recurrence's pattern and its range's StartDate: what places the occurrences."""
+    recurrence = child(item, "Recurrence")
+    series = Series(recurrence, datetime(2000, 1, 1), UTC)
+    return etree.tostring(series.pattern), series.start_date
 
 
 def _text_of(item, name):

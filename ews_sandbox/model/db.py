@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS items (
     is_draft INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL,
     modified TEXT NOT NULL,
+    unmodified INTEGER NOT NULL DEFAULT 1,  -- IsUnmodified (mfUnmodified): cleared by the first change after creation
     received TEXT,
     -- Query columns, derived from the XML on every write; text is case-folded.
     item_class TEXT,
@@ -143,7 +144,10 @@ ADDED_COLUMNS = [
     ("users", "room_list", "INTEGER NOT NULL DEFAULT 0"),
     ("users", "locale", "TEXT NOT NULL DEFAULT 'en-US'"),
     ("folders", "role", "TEXT"),
+    ("items", "unmodified", "INTEGER NOT NULL DEFAULT 1"),
 ]
+# What an added column holds for the rows it finds, where its default is not right for them.
+BACKFILLS = {("items", "unmodified"): "UPDATE items SET unmodified = (created = modified)"}
 
 
 def migrate(conn):
@@ -152,6 +156,8 @@ def migrate(conn):
             continue
         try:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            if (table, column) in BACKFILLS:
+                conn.execute(BACKFILLS[table, column])
         except sqlite3.OperationalError as error:  # another process added it first
             if "duplicate column" not in str(error):
                 raise

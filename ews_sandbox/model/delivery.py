@@ -134,7 +134,7 @@ def arrive(conn, user, folder, item, received=None, created=None, add_attachment
     row = items.insert(conn, folder, item, received=received, created=created)
     if add_attachments is not None:
         add_attachments(row["id"])
-        row = items.refresh_columns(conn, row)
+        row = items.refresh_columns(conn, row, **items.kept_unmodified(row))
     if folder["distinguished"] != "inbox":
         return row
     oof.on_delivery(conn, user, item)

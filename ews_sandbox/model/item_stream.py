@@ -3,7 +3,7 @@ takes back, so that a mailbox can be backed up and restored item by item.
 
 Exchange's stream is its own binary format (a MAPI fast-transfer stream) that clients
 must not read; the sandbox's is its own too: a marker, then compressed JSON holding the
-item's properties, the times and flags the server keeps, and its attachments. Only
+item's properties, the times and flags the server keeps (IsUnmodified among them), and its attachments. Only
 streams this format made are accepted back.
 """
 import base64
@@ -25,6 +25,7 @@ def pack(conn, row):
         "is_draft": row["is_draft"],
         "is_associated": row["is_associated"],
         "received": row["received"],
+        "unmodified": row["unmodified"],
         "attachments": [_packed_attachment(conn, a) for a in attachments.listing(conn, row["id"])],
     }
     return MARKER + zlib.compress(json.dumps(state).encode())
@@ -56,7 +57,7 @@ def restore_new(conn, folder, state, item, associated=None):
     row = items.insert(conn, folder, item, is_draft=bool(state.get("is_draft")), received=state.get("received"),
                        associated=bool(is_associated))
     _restore_attachments(conn, row, state)
-    return items.refresh_columns(conn, row)
+    return items.refresh_columns(conn, row, unmodified=_unmodified(state))
 
 
 def restore_over(conn, row, state, item):
@@ -65,7 +66,13 @@ def restore_over(conn, row, state, item):
         attachments.delete(conn, attachment["id"])
     row = items.save(conn, row, item, is_draft=int(bool(state.get("is_draft"))), received=state.get("received"))
     _restore_attachments(conn, row, state)
-    return items.refresh_columns(conn, row)
+    return items.refresh_columns(conn, row, unmodified=_unmodified(state))
+
+
+def _unmodified(state):
+    """IsUnmodified as the exported item had it (Exchange's stream carries PidTagMessageFlags);
+    a stream made before the flag was kept says nothing: unmodified."""
+    return int(bool(state.get("unmodified", 1)))
 
 
 def _restore_attachments(conn, row, state):

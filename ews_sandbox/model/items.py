@@ -68,18 +68,26 @@ def insert(conn, folder, item, *, is_draft=False, received=None, associated=Fals
 
 
 def save(conn, row, item, **extra):
-    """Write back a changed item: new XML, fresh query columns and a new change key."""
+    """Write back a changed item: new XML, fresh query columns and a new change key.
+    A change clears IsUnmodified; a step of the item's creation (attachments filed with
+    it, a delivery's rules, a move, an upload) passes `unmodified` to keep or set it."""
     by_tag = mapi.absorb(item, first_save=False)
     columns = _query_columns(item, row["id"], conn)
-    columns.update(by_tag, **extra, change_key=ids.new_change_key(), modified=now_text())
+    columns.update(by_tag, unmodified=0)
+    columns.update(extra, change_key=ids.new_change_key(), modified=now_text())
     assignments = ", ".join(f"{name} = ?" for name in columns)
     conn.execute(f"UPDATE items SET {assignments} WHERE id = ?", (*columns.values(), row["id"]))
     return get(conn, row["id"])
 
 
-def refresh_columns(conn, row):
+def refresh_columns(conn, row, **extra):
     """After an attachment change: recompute size and HasAttachments, new change key."""
-    return save(conn, row, parse_item(row["xml"]))
+    return save(conn, row, parse_item(row["xml"]), **extra)
+
+
+def kept_unmodified(row):
+    """For save() in a step that is no change of the item: IsUnmodified stays as it was."""
+    return {"unmodified": row["unmodified"]}
 
 
 def get(conn, item_id):
@@ -100,7 +108,7 @@ def move(conn, row, folder):
     copied = copy(conn, row, folder, with_attachments=False)
     attachments.move_all(conn, row["id"], copied["id"])
     conn.execute("DELETE FROM items WHERE id = ?", (row["id"],))
-    moved = refresh_columns(conn, copied)
+    moved = refresh_columns(conn, copied, **kept_unmodified(row))  # a move changes no property
     journal.note_relocation(conn, "move", row, moved)
     return moved
 
@@ -113,6 +121,10 @@ def copy(conn, row, folder, *, with_attachments=True):
                           tuple(columns.values()))
     if with_attachments:
         attachments.copy_all(conn, row["id"], cursor.lastrowid)
+    if row["element"] == "CalendarItem":  # a series' changed and deleted occurrences go along with it
+        conn.execute("INSERT INTO calendar_exceptions(master_id, instance_index, original_start, is_deleted, "
+                     "change_key, xml) SELECT ?, instance_index, original_start, is_deleted, change_key, xml "
+                     "FROM calendar_exceptions WHERE master_id = ?", (cursor.lastrowid, row["id"]))
     copied = get(conn, cursor.lastrowid)
     journal.note_relocation(conn, "copy", row, copied)
     return copied

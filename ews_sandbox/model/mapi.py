@@ -109,7 +109,7 @@ def _message_flags(item, columns):
     flags = 0
     if (item.findtext(t("IsRead")) or "").strip().lower() == "true":
         flags |= MF_READ
-    if _column(columns, "created") == _column(columns, "modified"):
+    if _column(columns, "unmodified"):
         flags |= MF_UNMODIFIED
     if _column(columns, "is_draft"):
         flags |= MF_UNSENT

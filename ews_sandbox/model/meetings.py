@@ -98,12 +98,15 @@ def copy_in_calendar(conn, mailbox_id, uid):
 
 # ---- invitations and updates -------------------------------------------------------------
 
-def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest"):
-    """Send the meeting to its attendees (the organizer's item already saved)."""
+def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest", only=None, new=frozenset()):
+    """Send the meeting to its attendees (the organizer's item already saved): all of them, or
+    those whose case-folded address is in `only`; those in `new` get a NewMeetingRequest."""
     item = etree.fromstring(item_row["xml"])
     organizer = directory.user_by_id(conn, organizer_row["mailbox_id"])
     uid = item.findtext(t("UID"))
     for _, attendee, address in attendees(item):
+        if only is not None and address.casefold() not in only:
+            continue
         user = directory.user_by_email(conn, address)
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue
@@ -115,45 +118,51 @@ def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest"):
             continue
         _record_response(attendee, "Unknown")
         calendar_row = _store_copy(conn, user, uid, _attendee_copy(item, organizer, "NoResponseReceived", "Tentative"))
-        _deliver_message(conn, user, "inbox", _meeting_message("MeetingRequest", item, organizer, calendar_row,
-                                                              request_type))
+        _deliver_message(conn, user, "inbox", _meeting_message(
+            "MeetingRequest", item, organizer, calendar_row,
+            "NewMeetingRequest" if address.casefold() in new else request_type))
     _set(item, "MeetingRequestWasSent", "true")
     _set(item, "IsMeeting", "true")
-    return items.save(conn, item_row, item)
+    return items.save(conn, item_row, item, **items.kept_unmodified(item_row))  # sending is no change
 
 
-def update_occurrence(conn, occurrence):
-    """The organizer changed one occurrence of a series (already saved as an exception) and
-    sends the update: each attendee's copy of that occurrence becomes the same exception, to
-    be answered again, with a FullUpdate request in their Inbox; a room keeps it if free and
-    drops it otherwise. Returns the organizer's occurrence with the attendees' new answers."""
-    item = etree.fromstring(occurrence["xml"])
-    organizer = directory.user_by_id(conn, occurrence["mailbox_id"])
+def update_occurrence(conn, occurrence_row):
+    """The organizer changed one occurrence of a series (now an exception) with updates to send:
+    each attendee's occurrence of their copy becomes the same exception, and a MeetingRequest
+    naming that occurrence (RecurrenceId, its original start) reaches their Inbox; a room
+    keeps the occurrence when it is free at the new time and drops it otherwise."""
+    item = etree.fromstring(occurrence_row["xml"])
+    organizer = directory.user_by_id(conn, occurrence_row["mailbox_id"])
     uid = item.findtext(t("UID"))
+    index = occurrence_row["instance_index"]
     for _, attendee, address in attendees(item):
         user = directory.user_by_email(conn, address)
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue
-        master = copy_in_calendar(conn, user["id"], uid)
-        try:
-            theirs = calendar.occurrence_row(conn, master, occurrence["instance_index"]) if master else None
-        except EWSError:  # they deleted that occurrence, or their copy is of an older pattern
-            theirs = None
+        series = copy_in_calendar(conn, user["id"], uid)
+        theirs = None
+        if series is not None:
+            try:
+                theirs = calendar.occurrence_row(conn, series, index)
+            except EWSError:  # deleted from their copy: the update does not bring it back
+                theirs = None
         if user["kind"] == "room":
-            response = "Accept" if _is_free(conn, user["id"], item, uid) else "Decline"
-            _record_response(attendee, response)
-            if theirs is not None and response == "Accept":
+            free = _is_free(conn, user["id"], item, uid)
+            _record_response(attendee, "Accept" if free else "Decline")
+            if theirs is not None and free:
                 calendar.save_exception(conn, theirs, _attendee_copy(item, organizer, "Accept", "Busy"))
             elif theirs is not None:
                 calendar.delete_occurrence(conn, theirs)
             continue
-        _record_response(attendee, "Unknown")
+        _record_response(attendee, "Unknown")  # to be answered again
         if theirs is not None:
-            theirs = calendar.save_exception(conn, theirs, _attendee_copy(item, organizer, "NoResponseReceived",
-                                                                          "Tentative"))
-        _deliver_message(conn, user, "inbox", _meeting_message("MeetingRequest", item, organizer, theirs,
-                                                              "FullUpdate"))
-    return calendar.save_exception(conn, occurrence, item)
+            mine = _attendee_copy(item, organizer, "NoResponseReceived", "Tentative")
+            theirs = calendar.save_exception(conn, theirs, mine)
+        message = _meeting_message("MeetingRequest", item, organizer, theirs, "FullUpdate")
+        _set(message, "RecurrenceId", occurrence_row["original_start"])
+        _deliver_message(conn, user, "inbox", message)
+    # the organizer's exception keeps the rooms' answers
+    return calendar.save_exception(conn, occurrence_row, item)
 
 
 def _record_response(attendee, response):
@@ -317,21 +326,7 @@ def cancel(conn, organizer_row, body=None):
             if user["kind"] != "room":
                 _deliver_message(conn, user, "inbox", _cancellation(item, organizer, mine, body))
             continue
-        if user["kind"] == "room":
-            if mine is not None:
-                items.delete(conn, mine)  # a room frees its time by itself
-            continue
-        if mine is not None:
-            copy_item = etree.fromstring(mine["xml"])
-            _set(copy_item, "IsCancelled", "true")
-            _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
-            _set(copy_item, "LegacyFreeBusyStatus", "Free")
-            _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
-            mine = items.save(conn, mine, copy_item)
-        notice = _meeting_message("MeetingCancellation", item, organizer, mine, subject_prefix="Canceled: ")
-        if body is not None:
-            _replace(notice, copy.deepcopy(body))
-        _deliver_message(conn, user, "inbox", notice)
+        _cancel_for(conn, user, organizer, item, mine, body)
     if one is not None:
         calendar.delete_occurrence(conn, organizer_row)
     else:
@@ -341,6 +336,39 @@ def cancel(conn, organizer_row, body=None):
         _replace(kept, copy.deepcopy(body))
     _set(kept, "IsRead", "true")
     return _deliver_message(conn, organizer, "sentitems", kept)
+
+
+def _cancel_for(conn, user, organizer, item, mine, body=None):
+    """One attendee's side of a cancellation: their copy `mine` marked cancelled (a room's
+    deleted) and a MeetingCancellation in their Inbox."""
+    if user["kind"] == "room":
+        if mine is not None:
+            items.delete(conn, mine)  # a room frees its time by itself
+        return
+    if mine is not None:
+        copy_item = etree.fromstring(mine["xml"])
+        _set(copy_item, "IsCancelled", "true")
+        _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
+        _set(copy_item, "LegacyFreeBusyStatus", "Free")
+        _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
+        mine = items.save(conn, mine, copy_item)
+    notice = _meeting_message("MeetingCancellation", item, organizer, mine, subject_prefix="Canceled: ")
+    if body is not None:
+        _replace(notice, copy.deepcopy(body))
+    _deliver_message(conn, user, "inbox", notice)
+
+
+def uninvite(conn, organizer_row, before, removed):
+    """Attendees an update took off the meeting (case-folded addresses): each gets a
+    cancellation of the meeting as it was, and their copy is marked cancelled."""
+    organizer = directory.user_by_id(conn, organizer_row["mailbox_id"])
+    uid = before.findtext(t("UID"))
+    for _, _, address in attendees(before):
+        user = directory.user_by_email(conn, address)
+        if address.casefold() not in removed or user is None or user["id"] == organizer["id"] or \
+                user["kind"] == "dl":
+            continue
+        _cancel_for(conn, user, organizer, before, copy_in_calendar(conn, user["id"], uid))
 
 
 def _cancel_occurrence_copy(conn, master_row, index, room):

@@ -241,8 +241,8 @@ def _act(conn, owner, row, item, actions):
     if parse_bool(wanted["MarkAsRead"].text if "MarkAsRead" in wanted else ""):
         _set(item, "IsRead", "true")
         changed = True
-    if changed:
-        row = items.save(conn, row, item)
+    if changed:  # rules act as the message is delivered: it stays unmodified
+        row = items.save(conn, row, item, **items.kept_unmodified(row))
     if "CopyToFolder" in wanted:
         folder = target_folder(conn, owner["id"], wanted["CopyToFolder"])
         if folder is not None:
@@ -291,7 +291,7 @@ def _send_on(conn, owner, row, item, wanted):
                                               source_item_id=row["id"] if kind == "ForwardToRecipients" else None):
                 if kind == "ForwardAsAttachmentToRecipients" and delivered is not None:
                     attachments.add(conn, delivered["id"], "ItemAttachment", subject, None, None, False, row["xml"])
-                    items.refresh_columns(conn, delivered)
+                    items.refresh_columns(conn, delivered, **items.kept_unmodified(delivered))
         if "ServerReplyWithMessage" in wanted:
             _reply_with_template(conn, owner, item, wanted["ServerReplyWithMessage"], delivery)
 

@@ -210,6 +210,8 @@ def _attached_row(item_row, attachment, xml):
         "modified": utc_text(stored["LastModifiedTime"]) or attachment["modified"],
         "received": utc_text(stored["DateTimeReceived"]),
         "sender": sender.casefold() if sender else None,
+        # an attached item is saved once, with its message: unmodified unless it says otherwise
+        "unmodified": (item.findtext(t("IsUnmodified")) or "true").strip().lower() != "false",
     }
 
 

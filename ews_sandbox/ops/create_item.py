@@ -79,7 +79,8 @@ def store_new(ctx, element, target, disposition, attachments_from=None):
     ctx.check_access(folder["mailbox_id"], folder if disposition == "SaveOnly" else None)
     row = items.insert(ctx.conn, folder, item, is_draft=(kind == "Message" and disposition == "SaveOnly"))
     _add_attachments(ctx, row, incoming, mime_attachments, attachments_from)
-    row = items.refresh_columns(ctx.conn, row) if attachments.totals(ctx.conn, row["id"])[1] else row
+    if attachments.totals(ctx.conn, row["id"])[1]:  # filed with the item: part of its creation
+        row = items.refresh_columns(ctx.conn, row, **items.kept_unmodified(row))
     if disposition in ("SendOnly", "SendAndSaveCopy"):
         delivery.deliver(ctx.conn, item, source_item_id=row["id"])
     if disposition == "SendOnly":
@@ -228,7 +229,7 @@ def send_item(ctx, body):
             target = ctx.target_folder(saved_folder) if saved_folder is not None else \
                 folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
         delivery.stamp_sent(ctx.conn, item, sender)
-        row = items.save(ctx.conn, row, item, is_draft=0)
+        row = items.save(ctx.conn, row, item, is_draft=0, unmodified=1)  # the sent copy starts afresh
         delivery.deliver(ctx.conn, item, source_item_id=row["id"])
         if keep:
             items.move(ctx.conn, row, target)

@@ -13,7 +13,8 @@ from ..wire.ns import local, m, sub, t
 
 RESPONSE_OBJECTS = ("AcceptItem", "TentativelyAcceptItem", "DeclineItem", "CancelCalendarItem", "RemoveItem")
 SENDING_INVITATIONS = ("SendOnlyToAll", "SendToAllAndSaveCopy")
-SENDING_UPDATES = SENDING_INVITATIONS + ("SendOnlyToChanged", "SendToChangedAndSaveCopy")
+SENDING_TO_CHANGED = ("SendOnlyToChanged", "SendToChangedAndSaveCopy")
+SENDING_UPDATES = SENDING_INVITATIONS + SENDING_TO_CHANGED
 
 
 def create_response(ctx, element, disposition, message):
@@ -53,24 +54,38 @@ def after_create(ctx, row, send_invitations):
     return meetings.invite(ctx.conn, row, row)
 
 
-def _organizers_meeting(ctx, row, mode, sending_modes, occurrences=False):
-    """True for a stored meeting with attendees, organized by this mailbox, whose change asks
-    (`mode`) for messages to go out; an occurrence of its series only if `occurrences`."""
-    if row["element"] != "CalendarItem" or mode not in sending_modes:
-        return False
-    if isinstance(row, dict) and not (occurrences and isinstance(row, calendar.Occurrence)):
+def _organizers_meeting(ctx, row, mode, sending_modes, before=None):
+    """True for a stored meeting with attendees (now, or `before` a change), organized by this
+    mailbox, whose change asks (`mode`) for messages to go out."""
+    if row["element"] != "CalendarItem" or mode not in sending_modes or isinstance(row, dict):
         return False
     item = etree.fromstring(row["xml"])
-    return any(meetings.attendees(item)) and meetings.is_organizer(ctx.conn, row, item)
+    had = before is not None and any(meetings.attendees(before))
+    return (any(meetings.attendees(item)) or had) and meetings.is_organizer(ctx.conn, row, item)
 
 
-def after_update(ctx, row, send_updates):
-    """An organizer's meeting changed with updates to send: attendees get the new version."""
-    if not _organizers_meeting(ctx, row, send_updates, SENDING_UPDATES, occurrences=True):
+def after_update(ctx, row, send_updates, before=None):
+    """An organizer's meeting changed with updates to send: attendees get the new version
+    (of the whole series, or of the one occurrence changed)."""
+    if isinstance(row, calendar.Occurrence) and send_updates in SENDING_UPDATES:
+        item = etree.fromstring(row["xml"])
+        if any(meetings.attendees(item)) and meetings.is_organizer(ctx.conn, row, item):
+            return meetings.update_occurrence(ctx.conn, row)
         return row
-    if isinstance(row, calendar.Occurrence):  # one occurrence changed: it changes in every copy
-        return meetings.update_occurrence(ctx.conn, row)
-    return meetings.invite(ctx.conn, row, row, request_type="FullUpdate")
+    if before is None or not _organizers_meeting(ctx, row, send_updates, SENDING_UPDATES, before):
+        return row
+    now, was = _addresses(etree.fromstring(row["xml"])), _addresses(before)
+    if was - now:  # taken off the meeting: a cancellation ([MS-OXWSMTGS] CalendarItemUpdateOperationType)
+        meetings.uninvite(ctx.conn, row, before, was - now)
+    # SendOnlyToChanged, SendToChangedAndSaveCopy: "only to attendees that were added and/or deleted"
+    only = now - was if send_updates in SENDING_TO_CHANGED else None
+    if not now or only == set():
+        return row
+    return meetings.invite(ctx.conn, row, row, request_type="FullUpdate", only=only, new=now - was)
+
+
+def _addresses(item):
+    return {address.casefold() for _, _, address in meetings.attendees(item)}
 
 
 def before_delete(ctx, row, send_cancellations):

@@ -31,6 +31,7 @@ def update_item(ctx, body):
         if row["element"] == "CalendarItem" and body.get("SendMeetingInvitationsOrCancellations") is None:
             raise EWSError("ErrorSendMeetingInvitationsOrCancellationsRequired")
         item = etree.fromstring(row["xml"])
+        before = etree.fromstring(row["xml"])
         for update in change.find(t("Updates")):
             apply_update(item, update)
         # a recurring task may answer with a new one-off occurrence; an occurrence of a series
@@ -39,7 +40,7 @@ def update_item(ctx, body):
             row = tasks.save_update(ctx.conn, row, item)
         else:
             row = calendar_view.save(ctx.conn, row, item)
-        row = meetings.after_update(ctx, row, body.get("SendMeetingInvitationsOrCancellations"))
+        row = meetings.after_update(ctx, row, body.get("SendMeetingInvitationsOrCancellations"), before)
         if disposition in ("SendOnly", "SendAndSaveCopy") and row["element"] == "Message":
             _send_updated(ctx, row, item, disposition, saved_folder)
             return
@@ -140,7 +141,7 @@ def _send_updated(ctx, row, item, disposition, saved_folder):
         target = ctx.target_folder(saved_folder) if saved_folder is not None else \
             folders.distinguished(ctx.conn, row["mailbox_id"], "sentitems")
     delivery.stamp_sent(ctx.conn, item, sender)
-    row = items.save(ctx.conn, row, item, is_draft=0)
+    row = items.save(ctx.conn, row, item, is_draft=0, unmodified=1)  # the sent copy starts afresh
     delivery.deliver(ctx.conn, item, source_item_id=row["id"])
     if target is None:
         items.delete(ctx.conn, row)

@@ -377,7 +377,7 @@ def folder_matcher(element):
 
 # Columns the SQL functions receive beside the XML: properties the server keeps.
 ROW_COLUMNS = ("received", "created", "modified", "size", "has_attachments", "is_draft", "is_associated",
-               "item_class", "is_read")
+               "item_class", "is_read", "unmodified")
 
 
 class ItemValues:
@@ -428,6 +428,9 @@ class ItemValues:
 
     def _value_IsRead(self):
         return _flag(self.columns["is_read"])
+
+    def _value_IsUnmodified(self):
+        return _flag(self.columns["unmodified"])
 
     def _value_ItemClass(self):
         return [self.columns["item_class"]] if self.columns["item_class"] else None

@@ -178,7 +178,7 @@ class ItemRenderer:
         return _text_element("IsSubmitted", "false")
 
     def _computed_IsUnmodified(self, row, item):
-        return _text_element("IsUnmodified", bool_text(row["created"] == row["modified"]))
+        return _text_element("IsUnmodified", bool_text(row["unmodified"]))
 
     def _computed_IsResend(self, row, item):
         return _text_element("IsResend", "false")

@@ -32,6 +32,9 @@ REQUIRED_CHILDREN = {
     (T, "ItemShape"): ("BaseShape",), (T, "FolderShape"): ("BaseShape",),
     (M, "ItemShape"): ("BaseShape",), (M, "FolderShape"): ("BaseShape",),
 }
+# Children an operation takes once (maxOccurs 1 in messages.xsd) that a client may repeat:
+# ResolveNames takes one UnresolvedEntry, though exchangelib writes every name it is given.
+SINGLE_CHILDREN = {(M, "ResolveNames"): ("UnresolvedEntry",)}
 # Lists the schema types NonEmptyArrayOf... (and target folder ids): at least one element. All are
 # operation-level elements (messages namespace) but Updates; t:ParentFolderId of an uploaded
 # item is a plain FolderIdType, with attributes only.
@@ -68,6 +71,11 @@ def check(operation_element):
         required = REQUIRED_CHILDREN.get(key)
         if required:
             _check_children(element, required)
+        for name in SINGLE_CHILDREN.get(key, ()):
+            if sum(1 for c in element if isinstance(c.tag, str) and local(c) == name) > 1:
+                # the text of .NET's schema validator, which Exchange answers with
+                raise schema_fault(f"The request failed schema validation: The element '{key[1]}' in namespace "
+                                   f"'{key[0]}' has invalid child element '{name}' in namespace '{key[0]}'.")
         name = key[1]
         if name in NON_EMPTY and (key[0] == M or (key[0] == T and name == "Updates")) and len(element) == 0:
             raise schema_fault(f"The request failed schema validation: the element '{name}' has incomplete "
