@@ -38,7 +38,7 @@ import ews_config
 import ews_folders
 
 MF_READ = 0x1  # PidTagMessageFlags: read; mfUnsent (0x8, a draft) left clear
-HEADER = re.compile(rb"[!-9;-~]+:")  # a header field's name and colon (RFC 5322 2.2)
+HEADER = re.compile(rb"[!-9;-~]+[ \t]*:")  # a header field's name and colon (RFC 5322 2.2, 4.5.3)
 
 
 class Entry:
@@ -82,7 +82,7 @@ def eml_files(paths):
     files = []
     for given in map(Path, paths):
         if given.is_dir():
-            found = sorted(given.rglob("*.eml"))
+            found = sorted(path for path in given.rglob("*.eml") if path.is_file())
             if not found:
                 raise ews_config.ConfigError(f"{given}: no .eml files in this directory")
             files += found
@@ -95,7 +95,8 @@ def eml_files(paths):
 
 def check_source(args):
     if bool(args.files) == (args.count is not None):
-        raise ews_config.ConfigError("give .eml files or a directory, or --count N for generated messages (one of the two)")
+        raise ews_config.ConfigError("give .eml files or a directory, or --count N for generated messages "
+                                     "(one of the two)")
     if args.chunk_size < 1:
         raise ews_config.ConfigError("--chunk-size must be 1 or more")
     ews_cli.check_folder_path(args.folder, "--folder")
@@ -148,15 +149,19 @@ def main(argv=None):
     parser.add_argument("--count", type=int, metavar="N", help="generate N messages instead of importing files")
     parser.add_argument("--from", dest="sender", metavar="ADDRESS", help="generated: the sender")
     parser.add_argument("--to", metavar="ADDRESS", help="generated: the recipient (default: the mailbox)")
-    parser.add_argument("--subject", metavar="FORMAT", help="generated: e.g. 'Promo {n:02d}' (default 'Test message {n}')")
+    parser.add_argument("--subject", metavar="FORMAT",
+                        help="generated: e.g. 'Promo {n:02d}' (default 'Test message {n}')")
     parser.add_argument("--body", metavar="TEXT", help="generated: the text (default: the subject)")
     parser.add_argument("--folder", default="Inbox", metavar="PATH", help="where they go (default Inbox)")
     parser.add_argument("--create-folder", action="store_true", help="create --folder if it does not exist")
     state = parser.add_mutually_exclusive_group()
     state.add_argument("--unread", dest="read", action="store_false", help="unread, as new mail arrives (default)")
     state.add_argument("--read", dest="read", action="store_true", help="marked read")
-    parser.add_argument("--chunk-size", type=int, default=100, metavar="N", help="messages per EWS request (default 100)")
-    parser.add_argument("--dry-run", action="store_true", help="look up duplicates, say what would be created; change nothing")
+    parser.set_defaults(read=False)  # store_false's own default would be True
+    parser.add_argument("--chunk-size", type=int, default=100, metavar="N",
+                        help="messages per EWS request (default 100)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="look up duplicates, say what would be created; change nothing")
     args = ews_cli.parse_args(parser, argv, check_source)
 
     entries, seen, skipped = [], set(), []
@@ -165,19 +170,7 @@ def main(argv=None):
         seen.add(entry.key())
     created, failed, unknown, stopped = [], [], [], None
     with ews_config.connect(args) as ews:
-        from exchangelib import ExtendedProperty, Message
-
-        class MessageFlags(ExtendedProperty):
-            property_tag = 0x0E07  # PidTagMessageFlags: only at creation; without it Exchange makes a draft
-            property_type = "Integer"
-
-        class DeliveryTime(ExtendedProperty):
-            property_tag = 0x0E06  # PidTagMessageDeliveryTime: DateTimeReceived
-            property_type = "SystemTime"
-
-        for name, cls in (("message_flags", MessageFlags), ("delivery_time", DeliveryTime)):
-            if name not in {field.name for field in Message.FIELDS}:  # once a process
-                Message.register(name, cls)
+        Message = message_class()
         account = ews.account()
         try:
             folder = ews_folders.folder_by_path(account, args.folder, create=args.create_folder and not args.dry_run)
@@ -190,13 +183,13 @@ def main(argv=None):
             """The keys of the chunk's Message-IDs the folder holds: one FindItem (Or of IsEqualTo)."""
             if folder is None or not chunk:
                 return set()
-            ids = [entry.message_id for entry in chunk]
-            # message_id is not in FindItem's answer: exchangelib adds a GetItem for the ones found
-            return {found.casefold() for found in folder.filter(message_id__in=ids).values_list("message_id", flat=True)
-                    if found}
+            query = folder.filter(message_id__in=[entry.message_id for entry in chunk])
+            # message_id is not in FindItem's answer: exchangelib adds a GetItem per 100 found
+            return {found.casefold() for found in query.values_list("message_id", flat=True) if found}
 
         def create(chunk):
-            messages = [Message(account=account, folder=folder, mime_content=mime_of(entry, args, account.primary_smtp_address),
+            mailbox = account.primary_smtp_address
+            messages = [Message(account=account, folder=folder, mime_content=mime_of(entry, args, mailbox),
                                 is_read=args.read, message_flags=MF_READ if args.read else 0,
                                 delivery_time=received_time(entry.date)) for entry in chunk]
             # SaveOnly (bulk_create's default) makes drafts unless message_flags is set; one result per element
@@ -229,10 +222,28 @@ def main(argv=None):
                     failed.append((entry, result))
                 else:
                     created.append((entry, getattr(result, "id", None)))
-            if len(entries) > args.chunk_size:
+            if len(entries) > args.chunk_size and not args.dry_run:
                 print(f"ews: imported {len(created)} of {len(entries)}", file=sys.stderr)
 
     return report(args, created, skipped, failed, unknown, stopped, would)
+
+
+def message_class():
+    """exchangelib's Message with the two MAPI properties an import sets (registered once a process)."""
+    from exchangelib import ExtendedProperty, Message
+
+    class MessageFlags(ExtendedProperty):
+        property_tag = 0x0E07  # PidTagMessageFlags: only at creation; without it Exchange makes a draft
+        property_type = "Integer"
+
+    class DeliveryTime(ExtendedProperty):
+        property_tag = 0x0E06  # PidTagMessageDeliveryTime: DateTimeReceived
+        property_type = "SystemTime"
+
+    for name, cls in (("message_flags", MessageFlags), ("delivery_time", DeliveryTime)):
+        if name not in {field.name for field in Message.FIELDS}:
+            Message.register(name, cls)
+    return Message
 
 
 def received_time(date):
@@ -257,7 +268,7 @@ def report(args, created, skipped, failed, unknown, stopped, would):
         ews_cli.print_json({
             "folder": args.folder, "dry_run": args.dry_run, "count": len(args.entries),
             **({"would_create": listing(would)} if args.dry_run else
-               {"created": [{"source": e.source, "message_id": e.message_id, "id": item_id} for e, item_id in created]}),
+               {"created": [{**listing([e])[0], "id": item_id} for e, item_id in created]}),
             "skipped": listing(skipped),
             "failed": [{"source": e.source, "message_id": e.message_id, "error": type(error).__name__,
                         "message": str(error)} for e, error in failed],

@@ -5,11 +5,13 @@ others are created; bad input refused with one line before connecting."""
 import json
 
 import pytest
-from exchangelib import Message
+from exchangelib import ExtendedProperty, Message
 
 from conftest import ALICE
 from test_mail_scripts import as_json, operations, run  # noqa: F401 - run: the fixture
+from test_reference_claims import cite
 
+MF_READ = 0x1  # PidTagMessageFlags: read (mfUnsent 0x8, a draft, clear)
 FIELDS = ("subject", "is_draft", "is_read", "author", "message_id", "datetime_received", "datetime_sent")
 
 
@@ -58,7 +60,7 @@ def test_the_same_command_twice_creates_the_messages_once(run, alice, clean):
     assert ok_line(run(*command)) == "imported 0 of 5 messages into Inbox, 5 skipped (already there)"
     ops = operations(clean)
     assert "CreateItem" not in ops and (ops["FindItem"], ops["GetItem"]) == (1, 1)  # one look-up for the five
-    assert alice.inbox.all().count() == 5
+    assert [(m.is_read, m.is_draft) for m in messages(alice.inbox)] == [(False, False)] * 5  # unread by default
 
 
 def test_eml_files_are_imported_read_with_their_date_and_a_rerun_skips_them(run, alice, tmp_path):
@@ -108,14 +110,6 @@ def test_an_oversized_message_fails_alone_and_the_others_are_created(run, alice,
                                                                           "ErrorMessageSizeExceeded")]
     assert f"ews: failed: {tmp_path / 'in' / '002b.eml'}: ErrorMessageSizeExceeded: " in result.stderr
     assert sorted(m.subject for m in alice.inbox.all().only("subject")) == ["Archived 001", "Archived 002"]
-
-
-def test_sandbox_makes_a_message_saved_without_flags_a_draft(alice):
-    """Exchange's rule the script works around: CreateItem SaveOnly makes a draft wherever it saves,
-    unless PidTagMessageFlags is given at creation (mfUnsent clear)."""
-    plain = Message(account=alice, folder=alice.inbox, subject="Saved plainly", is_read=False).save()
-    mime = Message(account=alice, folder=alice.inbox, mime_content=eml("<m@x.example>", "Saved as MIME")).save()
-    assert [m.is_draft for m in alice.fetch([plain, mime], only_fields=["is_draft"])] == [True, True]
 
 
 def test_a_dry_run_looks_up_and_creates_nothing(run, alice, tmp_path, clean):
@@ -178,3 +172,53 @@ def test_an_unreadable_file_is_one_line(run, tmp_path):
 def ok_line(result):
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+# ---- what references/mail.md says ------------------------------------------------------------
+
+def test_mail_a_saved_message_is_a_draft_unless_flags_are_given_at_creation(alice):
+    cite("references/mail.md", "A message saved with CreateItem is a draft (`is_draft` true) wherever it is saved, "
+         "the Inbox included and from MIME too, unless its PidTagMessageFlags (0x0E07) is given when it is created")
+    cite("references/mail.md", "written to a saved draft they change nothing, so a message imported as a draft "
+         "stays one")
+
+    class MessageFlags(ExtendedProperty):
+        property_tag = 0x0E07
+        property_type = "Integer"
+
+    Message.register("message_flags", MessageFlags)
+    try:
+        made = alice.bulk_create(alice.inbox, [
+            Message(account=alice, folder=alice.inbox, subject="Plain", is_read=False),
+            Message(account=alice, folder=alice.inbox, mime_content=eml("<m@x.example>", "From MIME"), is_read=False),
+            Message(account=alice, folder=alice.inbox, subject="Flagged", is_read=True, message_flags=MF_READ),
+            Message(account=alice, folder=alice.inbox, mime_content=eml("<n@x.example>", "MIME, flags"), is_read=False,
+                    message_flags=0)])
+        states = [(m.subject, m.is_draft, m.is_read) for m in alice.fetch(made, only_fields=["subject", "is_draft",
+                                                                                          "is_read"])]
+        assert states == [("Plain", True, False), ("From MIME", True, False), ("Flagged", False, True),
+                          ("MIME, flags", False, False)]
+        draft = alice.inbox.get(subject="Plain")
+        draft.message_flags = 0  # too late: [MS-OXCMSG] 2.2.1.6 makes them read-only after the first save
+        draft.save(update_fields=["message_flags"])
+        assert alice.inbox.get(subject="Plain").is_draft is True
+    finally:
+        Message.deregister("message_flags")
+
+
+def test_mail_the_message_id_look_up_costs(alice, clean):
+    cite("references/mail.md", "the look-up costs one FindItem (one more per 100 found: a page), then a GetItem per "
+         "100 found; on a first import, the FindItem alone.")
+    ids = [f"<id-{n}@shop.example>" for n in range(120)]
+    alice.inbox.refresh()
+
+    def look_up():
+        clean.clear_requests()
+        found = set(alice.inbox.filter(message_id__in=ids).values_list("message_id", flat=True))
+        return found, operations(clean)
+
+    assert look_up() == (set(), {"FindItem": 1})
+    alice.bulk_create(alice.inbox, [Message(account=alice, folder=alice.inbox, mime_content=eml(i, "x"))
+                                    for i in ids])
+    found, ops = look_up()
+    assert (len(found), ops) == (120, {"FindItem": 2, "GetItem": 2})
