@@ -126,6 +126,34 @@ def test_a_dry_run_looks_up_and_creates_nothing(run, alice, tmp_path, clean):
     assert [f.name for f in alice.inbox.children] == []
 
 
+@pytest.mark.parametrize("retry", [True, False], ids=["retry", "failfast"])
+def test_a_lost_answer_never_duplicates(retry, run, alice, clean):
+    """The second CreateItem is applied, then its connection drops. With a retry budget the script
+    looks up the chunk's Message-IDs, finds them and goes on; without one it stops (outcome
+    unknown, exit 1) and a re-run creates only what is missing."""
+    command = ("import_messages", "--count", 6, "--from", "noreply@shop.example", "--subject", "Lost {n}",
+               "--chunk-size", 2, "--json")
+    clean.add_fault({"kind": "drop-connection", "every": 2, "phase": "after", "operations": ["CreateItem"]})
+    try:
+        result = run(*command, env={"EWS_RETRY_MAX_WAIT": "30" if retry else "0"})
+    finally:
+        clean.clear_faults()
+    assert "Traceback" not in result.stderr
+    summary = json.loads(result.stdout)
+    if retry:
+        assert (result.returncode, len(summary["created"]), summary["outcome_unknown"]) == (0, 6, []), result.stderr
+    else:
+        assert result.returncode == 1
+        assert ([len(summary[k]) for k in ("created", "outcome_unknown", "not_attempted")]) == [2, 2, 2]
+        last = result.stderr.splitlines()[-1]
+        assert last.startswith("ews: stopped: could not reach the server") and last.endswith(
+            "imported 2 of 6 messages into Inbox, 2 outcome unknown (run again: what is there is skipped), "
+            "2 not attempted")
+        again = as_json(run(*command))
+        assert (len(again["created"]), len(again["skipped"])) == (2, 4)
+    assert [m.subject for m in messages(alice.inbox)] == [f"Lost {n}" for n in range(1, 7)]
+
+
 BAD_INPUT = [
     ([], "give .eml files or a directory, or --count N"),
     (["--count", "3"], "--count needs --from ADDRESS"),
