@@ -1,24 +1,19 @@
 #!/usr/bin/env python3
-"""Put messages into a mailbox folder in bulk, as received mail (not drafts): .eml files, or generated test mail.
+"""Put messages into a folder in bulk as received mail (not drafts): .eml files, or generated test mail.
 
-Two sources. Files: each .eml given, or every *.eml below a directory given, is imported as
-it is (raw MIME, exchangelib's mime_content). Generated: --count N messages from --from,
-subjects from --subject, a Python format with {n} (1..N): 'Promo {n:02d}'; they are built
-as MIME too, with a Message-ID made from their content, so the same command run twice
-creates them once.
-
-Every message lands in --folder (default Inbox) unread, or read with --read; as received
-mail, not as a draft: a message saved with CreateItem is a draft wherever it is saved,
-unless PidTagMessageFlags (0x0E07) is set when it is created. An imported file keeps its
-Date as the time received (PidTagMessageDeliveryTime 0x0E06).
-A Message-ID already in the folder is skipped (a re-run, an import resumed), and so is
-a second file with a Message-ID seen earlier in the run; a file without one is given one
-made from its bytes, so that it too is imported once.
-Costs, per --chunk-size messages (default 100): one FindItem (which of their Message-IDs
-the folder holds; one GetItem more per 100 that it does) and one CreateItem. Each element
-that fails (ErrorMessageSizeExceeded for a message over the server's limit...) is reported
-and the others are created; the exit code is then 1. --dry-run looks up the duplicates and
-says what it would create; it changes nothing.
+Files: each .eml given, and every *.eml below a directory given, goes in as it is (raw MIME,
+exchangelib's mime_content). Generated: --count N messages from --from, with subjects from
+--subject, a Python format with {n} (1..N) such as 'Promo {n:02d}', built as MIME too.
+They land in --folder (default Inbox) unread, or read with --read, and never as drafts:
+CreateItem saves a message as a draft wherever it goes unless PidTagMessageFlags (0x0E07)
+is given at creation. A file's Date becomes its time received (PidTagMessageDeliveryTime).
+Nothing goes in twice: a Message-ID already in the folder, or met earlier in the run, is
+skipped; a file without one, and each generated message, gets one made from its content,
+so running the same command again creates nothing new.
+Costs per --chunk-size messages (default 100): one FindItem (which of their Message-IDs the
+folder holds; a GetItem more per 100 it does) and one CreateItem. An element that fails
+(ErrorMessageSizeExceeded over the server's size limit...) is reported and the others are
+created (exit 1). --dry-run looks the duplicates up and says what it would create.
 
 Examples:
   import_messages.py --count 50 --from noreply@shop.example --subject 'Promo {n:02d}' --unread
@@ -201,7 +196,7 @@ def main(argv=None):
 
         would = []
         for start in range(0, len(entries), args.chunk_size):
-            chunk = entries[start:start + args.chunk_size]
+            chunk, writing = entries[start:start + args.chunk_size], False
             try:
                 there = present(chunk)
                 skipped += [entry for entry in chunk if entry.key() in there]
@@ -209,13 +204,15 @@ def main(argv=None):
                 if args.dry_run or not chunk:
                     would += chunk
                     continue
+                writing = True
                 results = ews_cli.attempt(create, chunk, left if ews.budget.max_wait > 0 else None)
-            except Exception as error:
-                if not args.dry_run and ews_cli.outcome_unknown(error):
+            except Exception as error:  # the request as a whole was refused or lost: stop here
+                if writing and ews_cli.outcome_unknown(error):
                     unknown += chunk
-                else:
+                elif writing:
                     failed += [(entry, error) for entry in chunk]
-                stopped = (ews_config.classify(error, ews)[1], entries[start + args.chunk_size:])
+                rest = entries[start + args.chunk_size:]
+                stopped = (ews_config.classify(error, ews)[1], rest if writing else chunk + rest)
                 break
             for entry, result in zip(chunk, results):
                 if isinstance(result, Exception):

@@ -154,6 +154,19 @@ def test_a_lost_answer_never_duplicates(retry, run, alice, clean):
     assert [m.subject for m in messages(alice.inbox)] == [f"Lost {n}" for n in range(1, 7)]
 
 
+def test_a_refused_look_up_stops_before_anything_is_created(run, alice, clean):
+    clean.add_fault({"kind": "server-busy", "every": 2, "backoff_ms": 100, "operations": ["FindItem"]})
+    try:
+        result = run("import_messages", "--count", 4, "--from", "noreply@shop.example", "--chunk-size", 2,
+                     env={"EWS_RETRY_MAX_WAIT": "0"})
+    finally:
+        clean.clear_faults()
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines()[-1].startswith("ews: stopped: the server is throttling")
+    assert result.stderr.splitlines()[-1].endswith("; imported 2 of 4 messages into Inbox, 2 not attempted")
+    assert alice.inbox.all().count() == 2
+
+
 BAD_INPUT = [
     ([], "give .eml files or a directory, or --count N"),
     (["--count", "3"], "--count needs --from ADDRESS"),
