@@ -10,10 +10,10 @@ is given at creation. A file's Date becomes its time received (PidTagMessageDeli
 Nothing goes in twice: a Message-ID already in the folder, or met earlier in the run, is
 skipped; a file without one, and each generated message, gets one made from its content,
 so running the same command again creates nothing new.
-Costs per --chunk-size messages (default 100): one FindItem (which of their Message-IDs the
-folder holds; a GetItem more per 100 it does) and one CreateItem. An element that fails
-(ErrorMessageSizeExceeded over the server's size limit...) is reported and the others are
-created (exit 1). --dry-run looks the duplicates up and says what it would create.
+Costs per --chunk-size messages (default 100): one CreateItem, and a FindItem per 100 of
+them (which Message-IDs the folder holds; a GetItem more per 100 it does). An element that
+fails (ErrorMessageSizeExceeded over the server's size limit...) is reported and the others
+are created (exit 1). --dry-run looks the duplicates up and says what it would create.
 
 Examples:
   import_messages.py --count 50 --from noreply@shop.example --subject 'Promo {n:02d}' --unread
@@ -32,6 +32,7 @@ import ews_cli
 import ews_config
 import ews_folders
 
+LOOK_UP = 100  # Message-IDs asked for in one FindItem
 MF_READ = 0x1  # PidTagMessageFlags: read; mfUnsent (0x8, a draft) left clear
 HEADER = re.compile(rb"[!-9;-~]+[ \t]*:")  # a header field's name and colon (RFC 5322 2.2, 4.5.3)
 
@@ -175,12 +176,13 @@ def main(argv=None):
             folder = None  # made by the real run: nothing in it yet
 
         def present(chunk):
-            """The keys of the chunk's Message-IDs the folder holds: one FindItem (Or of IsEqualTo)."""
-            if folder is None or not chunk:
-                return set()
-            query = folder.filter(message_id__in=[entry.message_id for entry in chunk])
-            # message_id is not in FindItem's answer: exchangelib adds a GetItem per 100 found
-            return {found.casefold() for found in query.values_list("message_id", flat=True) if found}
+            """The keys of the chunk's Message-IDs the folder holds: a FindItem (an Or of IsEqualTo) per 100."""
+            found = set()
+            for start in range(0, len(chunk) if folder else 0, LOOK_UP):  # a longer Or: ErrorRestrictionTooComplex
+                query = folder.filter(message_id__in=[entry.message_id for entry in chunk[start:start + LOOK_UP]])
+                # message_id is not in FindItem's answer: exchangelib adds a GetItem per 100 found
+                found |= {value.casefold() for value in query.values_list("message_id", flat=True) if value}
+            return found
 
         def create(chunk):
             mailbox = account.primary_smtp_address

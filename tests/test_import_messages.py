@@ -55,6 +55,15 @@ def test_generated_messages_land_unread_in_the_inbox_as_received_mail(run, alice
     assert alice.drafts.total_count == 0
 
 
+def test_a_large_chunk_is_looked_up_100_message_ids_a_find_item(run, alice, clean):
+    clean.clear_requests()  # a longer Or of IsEqualTo risks ErrorRestrictionTooComplex
+    summary = as_json(run("import_messages", "--count", 250, "--from", "noreply@shop.example", "--chunk-size", 250,
+                          "--json"))
+    assert len(summary["created"]) == 250
+    assert {op: n for op, n in operations(clean).items() if op in ("FindItem", "CreateItem")} == {
+        "FindItem": 3, "CreateItem": 1}
+
+
 def test_the_same_command_twice_creates_the_messages_once(run, alice, clean):
     command = ("import_messages", "--count", 5, "--from", "noreply@shop.example", "--subject", "Again {n}")
     assert ok_line(run(*command)) == "imported 5 of 5 messages into Inbox"
