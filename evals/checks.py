@@ -500,6 +500,8 @@ def seed_test_data(ctx):
     ctx.expect(subjects == [f"Promo {i:02d}" for i in range(1, 51)], f"the inbox has {len(subjects)} 'Promo NN' messages, "
                "not Promo 01 to Promo 50")
     ctx.expect(all(not m.is_read and sender_of(m) == SHOP for m in promos), f"not all are unread and from {SHOP}")
+    drafts = [m.subject for m in ctx.account().fetch(promos, only_fields=["is_draft"]) if m.is_draft] if promos else []
+    ctx.expect(not drafts, f"{len(drafts)} of them are drafts, not received mail (set PidTagMessageFlags at creation)")
     creates = sum(e["operation"] == "CreateItem" for e in ctx.requests())
     ctx.expect(creates <= 5, f"{creates} CreateItem requests: create them in bulk (at most 5)")
 

@@ -62,6 +62,19 @@ def _draft(ctx):
     return {"draft": draft.id}
 
 
+def _imported_once(ctx):
+    """One of the two files imported before: the recorded run skips it (FindItem, GetItem) and creates the other."""
+    (ctx.workdir / "sale-1.eml").write_text(_eml(1, "Sale one"))  # setup runs before the files are written
+    ctx.run_unrecorded("import_messages.py", "sale-1.eml")
+    return {}
+
+
+def _eml(number, subject):
+    return (f"From: news@shop.example\r\nTo: {ALICE}\r\nSubject: {subject}\r\n"
+            f"Date: Tue, 01 Sep 2026 10:0{number}:00 +0000\r\nMessage-ID: <sale-{number}@shop.example>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nSpring sale.\r\n")
+
+
 SCRIPTS = {
     "read_inbox-unread": Script("read_inbox.py", ["--unread", "--limit", "5", "--json"],
                                 about="the unread messages, newest first: FindItem only"),
@@ -151,6 +164,10 @@ SCRIPTS = {
                                           about="ErrorServerBusy without a retry budget: exit 1"),
     "errors-access-denied": Script("read_inbox.py", ["--limit", "3"], mode="basic", env={"EWS_EMAIL": BOB},
                                    about="alice opens bob's mailbox without delegation: ErrorAccessDenied"),
+    "import_messages-eml": Script("import_messages.py", ["sale-1.eml", "sale-2.eml", "--read", "--json"],
+                                  setup=_imported_once, files={"sale-1.eml": _eml(1, "Sale one"),
+                                                               "sale-2.eml": _eml(2, "Sale two")},
+                                  about="two .eml files, one imported before: skipped by Message-ID, the other created"),
     "errors-non-existent-mailbox": Script("read_inbox.py", ["--limit", "3"], mode="basic",
                                           env={"EWS_EMAIL": "nobody@contoso.example"},
                                           about="a mailbox that does not exist: ErrorNonExistentMailbox"),

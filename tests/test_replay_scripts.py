@@ -49,6 +49,7 @@ SCENARIOS = [
     ("pull_notifications-until-timeout", 1, "ews: no new-mail event within 2 s", 0),
     ("push_listener-subscribe", 0, None, 0),
     ("sync_streaming-no-such-folder", 2, "there is no folder 'Nowhere' in 'Inbox'", 0),
+    ("import_messages-eml", 0, None, 0),
     ("errors-server-busy-backoff", 0, None, 0.7),
     ("errors-server-busy-gives-up", 1, "the server is throttling", 0),
     ("errors-access-denied", 1, "ErrorAccessDenied", 0),

@@ -12,6 +12,7 @@ from ..wire.ns import T, local, m, sub, t
 from ..wire.soap import respond_each
 from ..wire.text import decode_base64
 from . import meetings
+from .mail_tips import MAX_MESSAGE_SIZE
 from .attachments import created_attachment_ids, store_attachment
 from .context import item_ids
 
@@ -102,7 +103,10 @@ def _import_mime(element, item):
     content = element.find(t("MimeContent"))
     if content is None or not (content.text or "").strip():
         return []
-    return mime.to_properties(item, decode_mime(content))
+    raw = decode_mime(content)
+    if len(raw) > MAX_MESSAGE_SIZE:  # this element fails; the others of the request are still created
+        raise EWSError("ErrorMessageSizeExceeded", f"The message is {len(raw)} bytes; the maximum is {MAX_MESSAGE_SIZE}.")
+    return mime.to_properties(item, raw)
 
 
 def decode_mime(content):
