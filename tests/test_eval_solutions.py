@@ -1,5 +1,4 @@
-"""Each eval of evals/evals.json passes with its solution: the bundle's script, or a
-program of evals/solutions/ where the script is still to come (`bundle_script`).
+"""Each eval of evals/evals.json passes with its solution: a script of the bundle.
 The checks share the session's sandbox, reset to the demo tenant before each one."""
 import sys
 from pathlib import Path

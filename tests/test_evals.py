@@ -5,6 +5,7 @@ runs the two halves side by side).
 
 The checks share the session's sandbox, reset to the demo tenant before each one
 (check.py alone starts a fresh sandbox per run)."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,8 +30,9 @@ def test_the_eval_file_is_complete():
     for spec in SPECS:
         assert spec["prompt"] and spec["expected_output"] and spec["expectations"], spec["name"]
         assert all((BUNDLE / name).is_file() for name in spec["files"]), spec["name"]
-        script = spec.get("bundle_script")  # the script to come: the solution is ours meanwhile
-        assert ("{evals}/solutions/" in spec["solution"]) == bool(script) or spec["area"] == "testing", spec["name"]
+        # every request is answered by a script of the bundle, run as a user would
+        script = re.match(r"\{python\} \{scripts\}/(\w+\.py)( |$)", spec["solution"])
+        assert script and (BUNDLE / "scripts" / script[1]).is_file(), spec["name"]
 
 
 def test_doing_nothing_fails_every_eval(sandbox):

@@ -88,6 +88,7 @@ def test_contacts_protocol_services_need_the_version_known(clean, connect):
 
 def test_contacts_several_names_go_in_one_request_which_exchange_refuses(alice, clean):
     cite(CONTACTS, "Given several names, exchangelib puts them all into one ResolveNames request")
+    cite(CONTACTS, "the server refuses it whole with `ErrorSchemaValidation`")
     cite(CONTACTS, "a name that matches no one is an `ErrorNameResolutionNoResults` instance in the list, not an "
                    "exception raised")
     def several():
