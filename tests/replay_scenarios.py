@@ -347,16 +347,16 @@ def replay_env(recording, workdir, **extra):
 def replay_script(directory, workdir, timeout=120, **settings):
     """Run a script scenario's command offline from its recording: CompletedProcess."""
     import json
-    import subprocess
     import sys
     from pathlib import Path
+    import warm_start
     directory = Path(directory)
     recording = json.loads((directory / "recording.json").read_text(encoding="utf-8"))
     scenario = recording["scenario"]
     for name, text in scenario.get("files", {}).items():
         (workdir / name).write_text(text)
     script = Path(__file__).resolve().parent.parent / "scripts" / scenario["script"]
-    return subprocess.run([sys.executable, str(script), *scenario["args"]], cwd=workdir,
+    return warm_start.run([sys.executable, str(script), *scenario["args"]], cwd=workdir,
                           env=replay_env(recording, workdir, EWS_REPLAY=str(directory), **settings),
                           capture_output=True, text=True, timeout=timeout)
 

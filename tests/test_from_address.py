@@ -6,7 +6,6 @@ properties PidTagSentRepresentingSmtpAddress (0x5D02, From's) and PidTagSenderSm
 read_inbox.py's "from" column must be the From address (issue 10, item 5)."""
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from exchangelib import ExtendedProperty, Message
 
 from conftest import ALICE, BOB, CAROL, PASSWORD
+import warm_start
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -67,7 +67,7 @@ def test_a_draft_has_a_from_only_and_both_properties_fall_back_to_it(clean, conn
 def test_read_inbox_shows_the_from_address_not_the_senders(sent_on_behalf, sandbox):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EWS_") and k != "REQUESTS_CA_BUNDLE"}
     env.update(EWS_SANDBOX_URL=sandbox.ews_url, EWS_CA_BUNDLE=sandbox.ca_bundle, EWS_PASSWORD=PASSWORD, EWS_EMAIL=BOB)
-    result = subprocess.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--json"], env=env,
+    result = warm_start.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--json"], env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert [(row["subject"], row["from"]) for row in json.loads(result.stdout)] == [("For Carol", CAROL)]

@@ -19,6 +19,7 @@ from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.folders import Folder
 
 from conftest import ALICE, BOB, CAROL, DAVE, PASSWORD
+import warm_start
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 MAIL_SCRIPTS = ("send_email", "read_inbox", "reply_forward", "manage_messages", "attachments", "tag_messages")
@@ -40,7 +41,7 @@ def run(sandbox, tmp_path):
     def go(script, *args, email=ALICE, stdin="", cwd=tmp_path, env=None):
         env = base_env(EWS_SANDBOX_URL=sandbox.ews_url, EWS_CA_BUNDLE=sandbox.ca_bundle, EWS_PASSWORD=PASSWORD,
                        EWS_EMAIL=email, **(env or {}))
-        return subprocess.run([sys.executable, str(SCRIPTS / f"{script}.py"), *map(str, args)], cwd=cwd, env=env,
+        return warm_start.run([sys.executable, str(SCRIPTS / f"{script}.py"), *map(str, args)], cwd=cwd, env=env,
                               input=stdin, capture_output=True, text=True, timeout=300)
     return go
 
@@ -177,7 +178,7 @@ def test_newcomer_scenario_on_the_embedded_sandbox(tmp_path):
 
     def run_as(email, script, *args):
         env = base_env(EWS_SANDBOX_DB=str(state), EWS_EMAIL=email)
-        result = subprocess.run([sys.executable, str(SCRIPTS / f"{script}.py"), *args], cwd=tmp_path, env=env,
+        result = warm_start.run([sys.executable, str(SCRIPTS / f"{script}.py"), *args], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=120)
         assert "using the local EWS sandbox" in result.stderr
         return result

@@ -4,7 +4,6 @@ Smiths, nested lists flattened (the loop sales -> sales-emea -> sales-nordics ->
 included), a rule that files newsletters, a weekend's automatic replies."""
 import csv
 import io
-import subprocess
 import sys
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -16,6 +15,7 @@ from exchangelib.indexed_properties import EmailAddress
 from exchangelib.properties import Member
 
 from conftest import ALICE, BOB, CAROL, PASSWORD
+import warm_start
 from test_mail_scripts import SCRIPTS, as_json, base_env, ok, operations
 
 DOMAIN = "contoso.example"
@@ -29,7 +29,7 @@ def run(sandbox, tmp_path):
     def go(script, *args, email=ALICE, env=None):
         env = base_env(EWS_SANDBOX_URL=sandbox.ews_url, EWS_CA_BUNDLE=sandbox.ca_bundle, EWS_PASSWORD=PASSWORD,
                        EWS_EMAIL=email, EWS_TIMEZONE="UTC", **(env or {}))
-        return subprocess.run([sys.executable, str(SCRIPTS / f"{script}.py"), *map(str, args)], cwd=tmp_path,
+        return warm_start.run([sys.executable, str(SCRIPTS / f"{script}.py"), *map(str, args)], cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=300)
     return go
 

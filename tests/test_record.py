@@ -3,13 +3,13 @@ with the same output, and a recording made in any sign-in mode holds no secret a
 EWS_RECORD_PSEUDONYMS=1, no original address, name, subject or body."""
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import ALICE, PASSWORD
+import warm_start
 from ews_sandbox.seed import DEMO_USERS, SUBJECTS
 from replay_scenarios import replay_script
 from test_setup_scripts import SETUP, apps, real_env, sign_in  # noqa: F401 - fixtures
@@ -26,7 +26,7 @@ def demo(admin):
 
 
 def record(script, args, env, directory, cwd):
-    return subprocess.run([sys.executable, str(SCRIPTS / script), *args], cwd=cwd, capture_output=True, text=True,
+    return warm_start.run([sys.executable, str(SCRIPTS / script), *args], cwd=cwd, capture_output=True, text=True,
                           env={**env, "EWS_RECORD": str(directory)}, timeout=120)
 
 
@@ -66,7 +66,7 @@ def test_no_secret_and_no_personal_data_survives_a_recording_in_any_mode(mode, r
     extra = {"EWS_RECORD": str(directory), "EWS_RECORD_PSEUDONYMS": "1"}
     signed_in = sign_in(mode, real_env, admin, **extra)
     assert signed_in.returncode == 0, signed_in.stderr
-    read = subprocess.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--since", "400d", "--body", "--json",
+    read = warm_start.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--since", "400d", "--body", "--json",
                            "--fields", "from,to,cc,subject"], env=real_env(mode, **extra), cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert read.returncode == 0, read.stderr

@@ -11,7 +11,6 @@ CI runs a smaller matrix (each case and each fault at least once, both ways); th
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from exchangelib import Message
 from exchangelib.extended_properties import ExtendedProperty
 
 from conftest import ALICE, BOB, PASSWORD
+import warm_start
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 FULL = os.environ.get("EWS_FAULT_MATRIX") == "full"
@@ -187,7 +187,7 @@ def run_script(sandbox, apps, arguments, retry, fault, cwd):
     else:
         env.update(EWS_AUTH="basic", EWS_USERNAME=ALICE, EWS_PASSWORD=PASSWORD)
     script, *args = map(str, arguments)
-    return subprocess.run([sys.executable, str(SCRIPTS / f"{script}.py"), *args], cwd=cwd, env=env,
+    return warm_start.run([sys.executable, str(SCRIPTS / f"{script}.py"), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=240)
 
 

@@ -13,6 +13,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from conftest import ALICE, PASSWORD
+import warm_start
 from test_setup_scripts import SETUP, apps, real_env, run, sign_in  # noqa: F401 - apps, real_env: fixtures
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -75,7 +76,7 @@ def test_the_embedded_sandbox_state_is_created_0600(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EWS_")}
     state = tmp_path / "state" / "sandbox.db"
     env.update(HOME=str(tmp_path), EWS_SANDBOX_DB=str(state))
-    result = subprocess.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--limit", "1"], env=env,
+    result = warm_start.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--limit", "1"], env=env,
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(state.stat().st_mode) == 0o600  # it holds the demo passwords and refresh tokens

@@ -15,6 +15,7 @@ import pytest
 from exchangelib import Message
 
 from conftest import ALICE, PASSWORD
+import warm_start
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 SETUP = {"basic": "setup_basic_auth.py", "ntlm": "setup_basic_auth.py",
@@ -69,7 +70,7 @@ def real_env(sandbox, apps, tmp_path):
 
 
 def run(script, env, *args, timeout=60):
-    return subprocess.run([sys.executable, str(SCRIPTS / script), *args], env=env, cwd=env["HOME"],
+    return warm_start.run([sys.executable, str(SCRIPTS / script), *args], env=env, cwd=env["HOME"],
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -17,13 +17,13 @@ import ast
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import ALICE, PASSWORD
+import warm_start
 
 BUNDLE = Path(__file__).resolve().parent.parent
 SCRIPTS = BUNDLE / "scripts"
@@ -186,7 +186,7 @@ def test_the_reference_quotes_the_real_message(name, sandbox, clean, tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "EWS_AUTH": "basic",
            "EWS_SERVICE_ENDPOINT": sandbox.ews_url, "EWS_CA_BUNDLE": sandbox.ca_bundle, "EWS_USERNAME": ALICE,
            "EWS_PASSWORD": PASSWORD, "EWS_EMAIL": ALICE, **settings}
-    result = subprocess.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--limit", "1"], cwd=tmp_path,
+    result = warm_start.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--limit", "1"], cwd=tmp_path,
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     line = result.stderr.strip().splitlines()[-1]
@@ -197,7 +197,7 @@ def test_the_reference_quotes_the_real_message(name, sandbox, clean, tmp_path):
 def test_the_reference_quotes_the_real_message_for_a_malformed_id(sandbox, clean, tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "EWS_SANDBOX_URL": sandbox.ews_url,
            "EWS_CA_BUNDLE": sandbox.ca_bundle, "EWS_EMAIL": ALICE}
-    result = subprocess.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--id", "AAMkAGI2", "--json"],
+    result = warm_start.run([sys.executable, str(SCRIPTS / "read_inbox.py"), "--id", "AAMkAGI2", "--json"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and json.loads(result.stdout) == []
     line = result.stderr.strip().splitlines()[-1]
