@@ -2,7 +2,7 @@
 forward, read in every shape, update with change keys, delete, move, copy, archive."""
 import pytest
 from exchangelib import HTMLBody, Message
-from exchangelib.errors import ErrorInvalidIdMalformed, ErrorIrresolvableConflict, ErrorItemNotFound
+from exchangelib.errors import ErrorInvalidIdMalformed, ErrorIrresolvableConflict, ErrorItemNotFound, TransportError
 from exchangelib.extended_properties import ExtendedProperty
 
 from conftest import ALICE, BOB, CAROL, DAVE
@@ -179,11 +179,42 @@ def test_move_copy_archive_and_junk(alice):
     copy = item.copy(alice.inbox)
     assert alice.inbox.get(subject="Moving").id != item.id
     alice.bulk_archive(ids=[item], to_folder=folder)
-    archived = alice.archive_msg_folder_root / "Projects"
+    archived = alice.archive_inbox / "Projects"  # the folder's path, kept in the archive
     assert archived.filter(subject="Moving").count() == 1
     alice.bulk_mark_as_junk(ids=alice.inbox.filter(subject="Moving"), is_junk=True, move_item=True)
     assert alice.junk.filter(subject="Moving").count() == 1
     assert copy is not None
+
+
+def test_archive_files_items_at_the_path_of_the_folder_named_in_the_request(alice):
+    # ArchiveItem's ArchiveSourceFolderId (exchangelib's to_folder) names where in the archive
+    # the items go: the reference's example archives with Inbox into the archive's Inbox.
+    alice.bulk_create(folder=alice.inbox, items=[Message(account=alice, subject=f"Old {i}") for i in range(3)])
+    results = alice.inbox.filter(subject__startswith="Old").archive(to_folder=alice.trash)
+    assert len(results) == 3 and not [r for r in results if isinstance(r, Exception)]
+    assert alice.inbox.filter(subject__startswith="Old").count() == 0
+    assert alice.trash.filter(subject__startswith="Old").count() == 0  # the archive's, not the primary's
+    assert sorted(alice.archive_deleted_items.all().values_list("subject", flat=True)) == ["Old 0", "Old 1", "Old 2"]
+    assert alice.archive_inbox.all().count() == 0
+
+
+def test_archive_makes_the_folder_path_in_the_archive_once(alice):
+    receipts = alice.sent.__class__(parent=alice.sent, name="Receipts").save()
+    for subject in ("Train", "Hotel"):
+        item = Message(account=alice, folder=alice.inbox, subject=subject).save()
+        item.archive(to_folder=receipts)
+    sent = alice.archive_msg_folder_root / "Sent Items"  # not a default folder of the archive: made by name
+    assert [f.name for f in sent.children] == ["Receipts"]
+    assert sorted((sent / "Receipts").all().values_list("subject", flat=True)) == ["Hotel", "Train"]
+
+
+def test_archive_refuses_items_already_in_the_archive(alice):
+    item = Message(account=alice, folder=alice.inbox, subject="Twice").save()
+    item_id, changekey = item.archive(to_folder=alice.inbox)
+    # a code of the schema that exchangelib 5.6 has no class for: it raises a TransportError, even in bulk
+    with pytest.raises(TransportError, match="ErrorCannotArchiveItemsInArchiveMailbox"):
+        alice.bulk_archive(ids=[(item_id, changekey)], to_folder=alice.inbox)
+    assert alice.archive_inbox.get(subject="Twice").id == item_id  # left where it was
 
 
 def test_bulk_calls_report_failed_elements(alice):

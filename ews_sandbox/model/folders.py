@@ -156,18 +156,34 @@ def is_deletable(row):
     return default is None or default.deletable
 
 
+def in_archive(conn, row):
+    """Whether folder `row` belongs to the mailbox's online archive (under its archive root)."""
+    while row["parent_id"] is not None:
+        row = get(conn, row["parent_id"])
+    return row["role"] == "archiveroot"
+
+
 def archive_counterpart(conn, row):
-    """Where ArchiveItem puts an item of folder `row`: the archive's folder of the same
-    role or name (created on first use), under the archive's top of information store."""
-    counterpart = f"archive{row['distinguished']}" if row["distinguished"] else None
-    existing = conn.execute("SELECT * FROM folders WHERE mailbox_id = ? AND distinguished = ?",
-                            (row["mailbox_id"], counterpart)).fetchone() if counterpart else None
-    if existing is not None:
-        return existing
-    top = distinguished(conn, row["mailbox_id"], "archivemsgfolderroot")
-    named = conn.execute("SELECT * FROM folders WHERE parent_id = ? AND name = ? COLLATE NOCASE",
-                         (top["id"], row["name"])).fetchone()
-    return named or create(conn, top, row["name"], row["element"], row["folder_class"], None)
+    """Where ArchiveItem files the items it is given with folder `row` as ArchiveSourceFolderId:
+    the folder at the same path in the mailbox's online archive, the path made on first use
+    (Exchange's ErrorArchiveFolderPathCreation is its failure to make it). A default folder
+    stands for its archive twin (Inbox -> archive Inbox, Deleted Items -> archive Deleted Items);
+    a folder of the archive is its own counterpart."""
+    if in_archive(conn, row):
+        return row
+    path = []  # folders from `row` up to (not including) the top of information store or the root
+    while row["parent_id"] is not None and row["role"] != "msgfolderroot":
+        path.append(row)
+        row = get(conn, row["parent_id"])
+    target = distinguished(conn, row["mailbox_id"], "archivemsgfolderroot")
+    for folder in reversed(path):
+        twin = conn.execute("SELECT * FROM folders WHERE mailbox_id = ? AND distinguished = ? AND parent_id = ?",
+                            (folder["mailbox_id"], f"archive{folder['distinguished']}", target["id"])
+                            ).fetchone() if folder["distinguished"] else None
+        named = twin or conn.execute("SELECT * FROM folders WHERE parent_id = ? AND name = ? COLLATE NOCASE",
+                                     (target["id"], folder["name"])).fetchone()
+        target = named or create(conn, target, folder["name"], folder["element"], folder["folder_class"], None)
+    return target
 
 
 def folder_id_text(row):

@@ -59,15 +59,18 @@ def _relocating(operation, relocate):
 
 
 def archive_item(ctx, body):
-    """Items go to the mailbox's online archive, into the folder matching their own."""
-    source = body.find(m("ArchiveSourceFolderId"))
-    if source is not None and len(source):
-        ctx.target_folder(source)  # must exist and be reachable
+    """Items go to the mailbox's online archive, into the folder at the path of the
+    ArchiveSourceFolderId folder ("the destination folder for those items", as the reference
+    puts it; its example archives with Inbox into the archive's Inbox)."""
+    source = ctx.target_folder(body.find(m("ArchiveSourceFolderId")))
+    destination = folders.archive_counterpart(ctx.conn, source)
 
     def handle(item_id, message):
         row = ctx.item(item_id)
-        archive = folders.archive_counterpart(ctx.conn, folders.get(ctx.conn, row["folder_id"]))
-        _item_id_element(message.find(m("Items")), items.move(ctx.conn, row, archive))
+        if folders.in_archive(ctx.conn, folders.get(ctx.conn, row["folder_id"])):
+            raise EWSError("ErrorCannotArchiveItemsInArchiveMailbox",
+                           "Items that are already in the archive mailbox cannot be archived.")
+        _item_id_element(message.find(m("Items")), items.move(ctx.conn, row, destination))
 
     return respond_each("ArchiveItem", item_ids(body.find(m("ItemIds"))), handle, container="Items")
 
