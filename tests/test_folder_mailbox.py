@@ -9,7 +9,7 @@ from exchangelib.errors import (ErrorDeleteDistinguishedFolder, ErrorDuplicateUs
                                 ErrorFolderNotFound,
                                 ErrorInvalidUserInfo, ErrorItemNotFound, ErrorItemSave,
                                 ErrorObjectTypeChanged)
-from exchangelib.folders import CommonViews, GALContacts, Messages
+from exchangelib.folders import CommonViews, GALContacts, Messages, RootOfHierarchy
 from exchangelib.properties import Permission, PermissionSet, UserId
 
 from conftest import ALICE, BOB
@@ -137,6 +137,20 @@ def test_folders_carry_the_properties_exchange_computes(alice):
     finally:
         Folder.deregister("size")
         Folder.deregister("hidden")
+
+
+def test_the_root_sizes_its_user_configurations(alice):
+    # A folder's size counts its associated items; Exchange keeps user configurations as such
+    # (the root of a used mailbox holds several, so exchangelib's own suite expects it above 0).
+    RootOfHierarchy.register("size", FolderSize)
+    try:
+        alice.root.refresh()
+        assert alice.root.size == 0  # a new sandbox mailbox holds none
+        alice.root.create_user_configuration(name="Sandbox.RootSettings", xml_data=b"<a>" + b"x" * 300 + b"</a>")
+        alice.root.refresh()
+        assert alice.root.size > 300
+    finally:
+        RootOfHierarchy.deregister("size")
 
 
 def test_a_mailbox_without_public_folders(alice):
