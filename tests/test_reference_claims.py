@@ -410,12 +410,17 @@ def test_mail_move_copy_trash_soft_and_hard_delete(alice):
 
 
 def test_mail_bulk_archive_takes_the_source_folder(alice):
-    cite("references/mail.md", "`to_folder` is sent as `ArchiveSourceFolderId`, the folder they are in now")
+    cite("references/mail.md", "into the folder at `to_folder`'s path there (made if missing)")
+    cite("references/mail.md", "pass the folder they are in now to keep their path")
     ids = fill(alice, alice.inbox, 2)
     results = alice.bulk_archive(ids, to_folder=alice.inbox)
     assert not [r for r in results if isinstance(r, Exception)]
     assert alice.inbox.all().count() == 0
     assert alice.archive_inbox.all().count() == 2
+    sent = fill(alice, alice.inbox, 1)  # from the Inbox, named as Sent Items: filed at Sent Items' path
+    assert not [r for r in alice.bulk_archive(sent, to_folder=alice.sent) if isinstance(r, Exception)]
+    archived_sent = alice.archive_root.glob("**/Sent Items")
+    assert [f.all().count() for f in archived_sent.folders] == [1]
 
 
 def test_mail_a_registered_extended_property_adds_getitem_unless_finditem_is_called(alice, clean):
