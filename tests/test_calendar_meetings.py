@@ -372,11 +372,16 @@ def test_an_occurrence_sent_to_changed_reaches_the_attendees_added_or_removed_on
     second.location, second.required_attendees = "Borealis", kept + [Attendee(mailbox=DAVE)]
     second.save(update_fields=["location", "required_attendees"],
                 send_meeting_invitations=SEND_TO_CHANGED_AND_SAVE_COPY)
-    # dave, added: a new request for that occurrence alone (he has no copy of the series)
+    # dave, added: a new request for that occurrence alone, and a copy of that one occurrence in
+    # his calendar (an "orphan instance"), named by its RecurrenceId
     [request] = dave.inbox.filter(subject="Standup")
     assert request.meeting_request_type == "NewMeetingRequest" and request.location == "Borealis"
     assert request.start == start + timedelta(days=1)
     assert _recurrence_id(sandbox, DAVE, request) == "2026-07-07T09:00:00Z"
+    [daves] = dave.calendar.all()
+    assert (daves.start, daves.type, daves.my_response_type) == (start + timedelta(days=1), "Single",
+                                                                  "NoResponseReceived")
+    assert daves.recurrence_id == start + timedelta(days=1) and daves.uid == alice.calendar.get(subject="Standup").uid
     # carol, taken off: a cancellation of that occurrence, which her copy marks cancelled
     notice = carol.inbox.get(subject="Canceled: Standup")
     assert _recurrence_id(sandbox, CAROL, notice) == "2026-07-07T09:00:00Z"
@@ -387,6 +392,11 @@ def test_an_occurrence_sent_to_changed_reaches_the_attendees_added_or_removed_on
     assert [(o.location, o.my_response_type) for o in bob.calendar.view(*window)] == [(None, "Accept")] * 3
     [organizers] = alice.fetch([list(alice.calendar.view(*window))[1]])
     assert _responses(organizers) == {BOB: "Accept", DAVE: "Unknown"}
+    request.accept()  # answers that occurrence: dave's copy of it, and the organizer's occurrence
+    assert dave.calendar.get(id=daves.id).my_response_type == "Accept"
+    [organizers] = alice.fetch([list(alice.calendar.view(*window))[1]])
+    assert _responses(organizers) == {BOB: "Accept", DAVE: "Accept"}
+    assert _responses(alice.calendar.get(subject="Standup")) == {BOB: "Accept", CAROL: "Accept"}
 
     # nobody added or removed: SendOnlyToChanged sends nothing
     third = list(alice.calendar.view(*window))[2]
@@ -395,6 +405,11 @@ def test_an_occurrence_sent_to_changed_reaches_the_attendees_added_or_removed_on
     assert bob.inbox.filter(subject="Standup").count() == 0 and carol.inbox.filter(subject="Standup").count() == 0
     assert [o.location for o in bob.calendar.view(*window)] == [None, None, None]
     assert [o.location for o in alice.calendar.view(*window)] == [None, "Borealis", "Cosmos"]
+    # that occurrence deleted with cancellations: dave's lone copy of it is cancelled too
+    list(alice.calendar.view(*window))[1].delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
+    assert dave.calendar.get(id=daves.id).is_cancelled is True
+    assert _recurrence_id(sandbox, DAVE, dave.inbox.get(subject="Canceled: Standup")) == "2026-07-07T09:00:00Z"
+    assert [o.is_cancelled for o in bob.calendar.view(*window)] == [False, True, False]
 
 
 def test_a_room_declines_an_occurrence_moved_to_a_time_it_is_booked(people):

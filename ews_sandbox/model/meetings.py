@@ -87,13 +87,32 @@ def _mailbox(tag, user):
     return node
 
 
-def copy_in_calendar(conn, mailbox_id, uid):
-    """An attendee's (or organizer's) calendar item of the meeting with this UID."""
+def copy_in_calendar(conn, mailbox_id, uid, instance=None):
+    """An attendee's (or organizer's) calendar item of the meeting with this UID; with
+    `instance` (a RecurrenceId), the lone copy of that one occurrence kept by an attendee
+    invited to it alone (an orphan instance), which the meeting's own lookup passes over."""
     folder = folders.distinguished(conn, mailbox_id, "calendar")
+    wanted = calendar.parse_time(instance) if instance else None
     for row in conn.execute("SELECT * FROM items WHERE folder_id = ? AND element = 'CalendarItem'", (folder["id"],)):
-        if etree.fromstring(row["xml"]).findtext(t("UID")) == uid:
+        item = etree.fromstring(row["xml"])
+        if item.findtext(t("UID")) != uid:
+            continue
+        own = (item.findtext(t("RecurrenceId")) or "").strip()
+        if (calendar.parse_time(own) if own else None) == wanted:
             return row
     return None
+
+
+def _instance_copy(conn, mailbox_id, uid, index, original):
+    """(their series' row or None, their occurrence `index` of it or their orphan copy of that
+    occurrence, or None when they have neither or deleted it)."""
+    series = copy_in_calendar(conn, mailbox_id, uid)
+    if series is None:
+        return None, copy_in_calendar(conn, mailbox_id, uid, instance=original)
+    try:
+        return series, calendar.occurrence_row(conn, series, index)
+    except EWSError:  # deleted from their copy: an update does not bring it back
+        return series, None
 
 
 # ---- invitations and updates -------------------------------------------------------------
@@ -146,6 +165,8 @@ def update_occurrence(conn, occurrence_row, before=None, to_changed=False):
         series = copy_in_calendar(conn, user["id"], uid)
         if series is not None:
             series = _cancel_occurrence_copy(conn, series, index, room=user["kind"] == "room")
+        else:
+            series = _cancel_orphan(conn, user, uid, occurrence_row["original_start"])
         if user["kind"] != "room":
             notice = _cancellation(before, organizer, series, None)
             _set(notice, "RecurrenceId", occurrence_row["original_start"])
@@ -156,24 +177,25 @@ def update_occurrence(conn, occurrence_row, before=None, to_changed=False):
         user = directory.user_by_email(conn, address)
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue
-        series = copy_in_calendar(conn, user["id"], uid)
-        theirs = None
-        if series is not None:
-            try:
-                theirs = calendar.occurrence_row(conn, series, index)
-            except EWSError:  # deleted from their copy: the update does not bring it back
-                theirs = None
+        series, theirs = _instance_copy(conn, user["id"], uid, index, occurrence_row["original_start"])
         if user["kind"] == "room":
             free = _is_free(conn, user["id"], item, uid)
             _record_response(attendee, "Accept" if free else "Decline")
-            if theirs is not None and free:
-                calendar.save_exception(conn, theirs, _attendee_copy(item, organizer, "Accept", "Busy"))
+            mine = _attendee_copy(item, organizer, "Accept", "Busy")
+            if series is None and free:
+                _store_orphan(conn, user, theirs, mine, occurrence_row["original_start"])
+            elif series is None and theirs is not None:
+                items.delete(conn, theirs)
+            elif theirs is not None and free:
+                calendar.save_exception(conn, theirs, mine)
             elif theirs is not None:
                 calendar.delete_occurrence(conn, theirs)
             continue
         _record_response(attendee, "Unknown")  # to be answered again
-        if theirs is not None:
-            mine = _attendee_copy(item, organizer, "NoResponseReceived", "Tentative")
+        mine = _attendee_copy(item, organizer, "NoResponseReceived", "Tentative")
+        if series is None:  # invited to this occurrence alone: a copy of it, on its own
+            theirs = _store_orphan(conn, user, theirs, mine, occurrence_row["original_start"])
+        elif theirs is not None:
             theirs = calendar.save_exception(conn, theirs, mine)
         request_type = "NewMeetingRequest" if address.casefold() not in was else "FullUpdate"
         message = _meeting_message("MeetingRequest", item, organizer, theirs, request_type)
@@ -185,6 +207,35 @@ def update_occurrence(conn, occurrence_row, before=None, to_changed=False):
 
 def _addresses(item):
     return {address.casefold() for _, _, address in attendees(item)}
+
+
+def _store_orphan(conn, user, existing, item, original):
+    """An attendee's copy of one occurrence of a series they are not invited to: a calendar
+    item of its own, naming the occurrence by RecurrenceId."""
+    _set(item, "RecurrenceId", original)
+    if existing is not None:
+        return items.save(conn, existing, item)
+    return items.insert(conn, folders.distinguished(conn, user["id"], "calendar"), item)
+
+
+def _cancel_orphan(conn, user, uid, original):
+    """An attendee's orphan copy of an occurrence cancelled (a room's deleted); returns it, or None."""
+    orphan = copy_in_calendar(conn, user["id"], uid, instance=original)
+    if orphan is None:
+        return None
+    if user["kind"] == "room":
+        items.delete(conn, orphan)
+        return None
+    copy_item = etree.fromstring(orphan["xml"])
+    _mark_cancelled(copy_item)
+    return items.save(conn, orphan, copy_item)
+
+
+def _mark_cancelled(copy_item):
+    _set(copy_item, "IsCancelled", "true")
+    _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
+    _set(copy_item, "LegacyFreeBusyStatus", "Free")
+    _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
 
 
 def _record_response(attendee, response):
@@ -272,9 +323,12 @@ def respond(conn, responder_id, reference_row, kind, body=None, send=True):
     mine = copy_in_calendar(conn, responder_id, uid) if uid else None
     if mine is None and reference_row["element"] == "CalendarItem":
         mine = reference_row
-    if mine is not None and one is not None:
-        mine = reference_row if isinstance(reference_row, calendar.Occurrence) else \
-            calendar.occurrence_at(conn, mine, one)
+    if isinstance(reference_row, calendar.Occurrence):
+        mine = reference_row
+    elif one is not None and mine is not None and mine is not reference_row:
+        mine = calendar.occurrence_at(conn, mine, one)
+    elif one is not None and mine is None:  # invited to that occurrence alone: their copy of it
+        mine = copy_in_calendar(conn, responder_id, uid, instance=one)
     if mine is None:
         raise EWSError("ErrorItemNotFound", "The meeting is no longer in the calendar.")
     item = etree.fromstring(mine["xml"])
@@ -286,7 +340,8 @@ def respond(conn, responder_id, reference_row, kind, body=None, send=True):
     responder = directory.user_by_id(conn, responder_id)
     organizer_address = item.findtext(f"{t('Organizer')}/{t('Mailbox')}/{t('EmailAddress')}")
     organizer = directory.user_by_email(conn, organizer_address) if organizer_address else None
-    if response == "Decline" and one is not None:
+    in_series = isinstance(mine, calendar.Occurrence)
+    if response == "Decline" and in_series:
         calendar.delete_occurrence(conn, mine)  # the rest of the series stays
     elif response == "Decline":
         items.discard(conn, mine, "MoveToDeletedItems")
@@ -294,7 +349,7 @@ def respond(conn, responder_id, reference_row, kind, body=None, send=True):
         _set(item, "MyResponseType", response)
         _set(item, "LegacyFreeBusyStatus", free_busy)
         _set(item, "AppointmentReplyTime", now_text())
-        mine = calendar.save_exception(conn, mine, item) if one is not None else items.save(conn, mine, item)
+        mine = calendar.save_exception(conn, mine, item) if in_series else items.save(conn, mine, item)
     if reference_row["element"] == "MeetingRequest":
         items.discard(conn, reference_row, "MoveToDeletedItems")  # a request answered leaves the Inbox
     message = _meeting_message("MeetingResponse", item, responder, None, subject_prefix=f"{prefix}: ")
@@ -319,7 +374,7 @@ def _occurrence_named(row, element):
     item names, or None for a whole meeting."""
     if isinstance(row, calendar.Occurrence):
         return row["original_start"]
-    if row["element"] == "MeetingRequest":
+    if row["element"] in ("MeetingRequest", "CalendarItem"):  # a calendar item: an orphan copy
         return (element.findtext(t("RecurrenceId")) or "").strip() or None
     return None
 
@@ -370,7 +425,14 @@ def cancel(conn, organizer_row, body=None):
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue
         mine = copy_in_calendar(conn, user["id"], uid)
-        if one is not None and mine is not None:
+        if one is not None and mine is None:  # invited to that occurrence alone
+            orphan = _cancel_orphan(conn, user, uid, organizer_row["original_start"])
+            if user["kind"] != "room":
+                notice = _cancellation(item, organizer, orphan, body)
+                _set(notice, "RecurrenceId", organizer_row["original_start"])
+                _deliver_message(conn, user, "inbox", notice)
+            continue
+        if one is not None:
             mine = _cancel_occurrence_copy(conn, mine, one, room=user["kind"] == "room")
             if user["kind"] != "room":
                 notice = _cancellation(item, organizer, mine, body)
@@ -400,10 +462,7 @@ def _cancel_for(conn, user, organizer, item, mine, body=None):
         return
     if mine is not None:
         copy_item = etree.fromstring(mine["xml"])
-        _set(copy_item, "IsCancelled", "true")
-        _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
-        _set(copy_item, "LegacyFreeBusyStatus", "Free")
-        _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
+        _mark_cancelled(copy_item)
         mine = items.save(conn, mine, copy_item)
     notice = _meeting_message("MeetingCancellation", item, organizer, mine, subject_prefix="Canceled: ")
     if body is not None:
@@ -435,10 +494,7 @@ def _cancel_occurrence_copy(conn, master_row, index, room):
         calendar.delete_occurrence(conn, theirs)
         return master_row
     copy_item = etree.fromstring(theirs["xml"])
-    _set(copy_item, "IsCancelled", "true")
-    _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
-    _set(copy_item, "LegacyFreeBusyStatus", "Free")
-    _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
+    _mark_cancelled(copy_item)
     calendar.save_exception(conn, theirs, copy_item)
     return items.get(conn, master_row["id"])
 
