@@ -1,9 +1,12 @@
 """Meetings between sandbox users through exchangelib: invitation, responses, an update
 re-sent, cancellation and removal, with both mailboxes checked at each step; rooms that
-accept when free; GetRoomLists and GetRooms.
+accept when free; one occurrence of a series changed, answered and deleted, reaching every
+copy; GetRoomLists and GetRooms.
 
 Microsoft's pages: "How to: Create appointments and meetings by using EWS", "How to:
 Respond to meeting requests by using EWS", "How to: Cancel a meeting by using EWS",
+"Update a recurring series by using EWS", "Delete appointments in a recurring series by
+using EWS", "RecurrenceId", "CalendarItemCreateOrDeleteOperationType",
 "GetRoomLists operation", "GetRooms operation".
 """
 from datetime import datetime, timedelta
@@ -246,3 +249,185 @@ def test_send_to_changed_reaches_the_attendees_added_or_removed_only(people, con
     meeting.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
     assert sorted(m.meeting_request_type for m in dave.inbox.filter(subject="Review")) == \
         ["FullUpdate", "NewMeetingRequest"]
+
+
+def _daily(organizer, subject, start, attendees=(), resources=(), number=3):
+    from exchangelib.recurrence import DailyPattern, NumberedPattern, Recurrence
+    series = CalendarItem(account=organizer, folder=organizer.calendar, subject=subject, start=start,
+                          end=start + timedelta(hours=1), required_attendees=[Attendee(mailbox=a) for a in attendees],
+                          resources=[Attendee(mailbox=r) for r in resources] or None,
+                          recurrence=Recurrence(pattern=DailyPattern(interval=1),
+                                                boundary=NumberedPattern(start=start.date(), number=number)))
+    series.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    return series
+
+
+def _recurrence_id(sandbox, user, item):
+    """The RecurrenceId a meeting message carries (exchangelib 5.6 reads it on calendar items
+    only): raw GetItem with the property asked for."""
+    envelope = (f'<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+                f'xmlns:m="{M}" xmlns:t="{T}"><s:Body><m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+                '<t:AdditionalProperties><t:FieldURI FieldURI="calendar:RecurrenceId"/></t:AdditionalProperties>'
+                f'</m:ItemShape><m:ItemIds><t:ItemId Id="{item.id}"/></m:ItemIds></m:GetItem></s:Body></s:Envelope>')
+    answer = requests.post(sandbox.ews_url, data=envelope.encode(), auth=(user, PASSWORD), verify=sandbox.ca_bundle)
+    return etree.fromstring(answer.content).findtext(f".//{{{T}}}RecurrenceId")
+
+
+def test_answering_one_occurrence_answers_that_occurrence_alone(people, sandbox):
+    # A request for one occurrence carries RecurrenceId, which "is used with the UID property to
+    # identify a specific instance of a recurring calendar item" ("RecurrenceId" element): its
+    # answer (AcceptItem etc. of that request, or of the occurrence itself) is that instance's
+    alice, bob = people[ALICE], people[BOB]
+    start = datetime(2026, 6, 22, 10, tzinfo=BERLIN)
+    window = (start - timedelta(hours=1), start + timedelta(days=4))
+    series = _daily(alice, "Sync", start, attendees=[BOB], number=4)
+    bob.inbox.get(subject="Sync").accept()
+
+    second = list(alice.calendar.view(*window))[1]
+    second.start, second.end = second.start + timedelta(hours=2), second.end + timedelta(hours=2)
+    second.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    request = bob.inbox.get(subject="Sync")
+    assert _recurrence_id(sandbox, BOB, request) == "2026-06-23T08:00:00Z"  # the original start, in UTC
+    request.tentatively_accept(body="Maybe")
+    assert bob.inbox.filter(subject="Sync").count() == 0
+    reply = alice.inbox.get(subject="Tentative: Sync")
+    assert isinstance(reply, MeetingResponse) and "Maybe" in reply.body
+    assert _recurrence_id(sandbox, ALICE, reply) == "2026-06-23T08:00:00Z"
+    assert [o.my_response_type for o in bob.calendar.view(*window)] == ["Accept", "Tentative", "Accept", "Accept"]
+    organizers = alice.fetch(list(alice.calendar.view(*window)))
+    assert [_responses(o)[BOB] for o in organizers] == ["Accept", "Tentative", "Accept", "Accept"]
+    assert _responses(alice.calendar.get(id=series.id)) == {BOB: "Accept"}  # the series keeps its answer
+
+    # declining a request for one occurrence removes that occurrence from bob's copy alone
+    third = list(alice.calendar.view(*window))[2]
+    third.location = "Cosmos"
+    third.save(update_fields=["location"], send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+    bob.inbox.get(subject="Sync").decline()
+    assert [(o.start.astimezone(BERLIN).day, o.my_response_type) for o in bob.calendar.view(*window)] == \
+        [(22, "Accept"), (23, "Tentative"), (25, "Accept")]
+    assert bob.calendar.filter(subject="Sync").count() == 1  # the series stays in bob's calendar
+    organizers = alice.fetch(list(alice.calendar.view(*window)))
+    assert [_responses(o)[BOB] for o in organizers] == ["Accept", "Tentative", "Decline", "Accept"]
+
+    # an occurrence of the attendee's own calendar answered directly: that occurrence too
+    list(bob.calendar.view(*window))[2].tentatively_accept()
+    assert [o.my_response_type for o in bob.calendar.view(*window)] == ["Accept", "Tentative", "Tentative"]
+    organizers = alice.fetch(list(alice.calendar.view(*window)))
+    assert [_responses(o)[BOB] for o in organizers] == ["Accept", "Tentative", "Decline", "Tentative"]
+    assert _responses(alice.calendar.get(id=series.id)) == {BOB: "Accept"}
+
+
+@pytest.mark.parametrize("mode, copies_kept", [("SendToAllAndSaveCopy", 1), ("SendOnlyToAll", 0)])
+def test_deleting_one_occurrence_with_cancellations_cancels_it_in_every_copy(people, sandbox, mode, copies_kept):
+    # "Delete appointments in a recurring series by using EWS": DeleteItem of an occurrence's id
+    # deletes that occurrence; SendMeetingCancellations SendOnlyToAll / SendToAllAndSaveCopy
+    # send a cancellation to all attendees, the latter keeping a copy in Sent Items
+    # ("CalendarItemCreateOrDeleteOperationType")
+    alice, bob = people[ALICE], people[BOB]
+    start = datetime(2026, 6, 29, 9, tzinfo=BERLIN)
+    window = (start - timedelta(hours=1), start + timedelta(days=3))
+    _daily(alice, "Triage", start, attendees=[BOB], resources=[ATLAS])
+    bob.inbox.get(subject="Triage").accept()
+    list(alice.calendar.view(*window))[1].delete(send_meeting_cancellations=mode)
+
+    assert [o.start.astimezone(BERLIN).day for o in alice.calendar.view(*window)] == [29, 1]
+    notice = bob.inbox.get(subject="Canceled: Triage")
+    assert isinstance(notice, MeetingCancellation)
+    assert _recurrence_id(sandbox, BOB, notice) == "2026-06-30T07:00:00Z"
+    bobs = list(bob.calendar.view(*window))
+    assert [(o.subject, o.is_cancelled, o.type) for o in bobs] == \
+        [("Triage", False, "Occurrence"), ("Canceled: Triage", True, "Exception"), ("Triage", False, "Occurrence")]
+    assert [o.my_response_type for o in bobs] == ["Accept", "Accept", "Accept"]  # the rest keeps its answer
+    # the room frees that occurrence by itself
+    assert _busy_days(alice, ATLAS, window) == [29, 1]
+    assert alice.sent.filter(subject="Canceled: Triage").count() == copies_kept
+    # SendToNone deletes the organizer's occurrence alone
+    list(alice.calendar.view(*window))[0].delete(send_meeting_cancellations="SendToNone")
+    assert bob.inbox.filter(subject="Canceled: Triage").count() == 1
+    assert len(list(bob.calendar.view(*window))) == 3
+
+
+def _busy_days(account, address, window):
+    """Days (Berlin) on which a mailbox is busy, as GetUserAvailability tells anyone."""
+    [view] = account.protocol.get_free_busy_info(accounts=[(address, "Required", False)], start=window[0],
+                                                 end=window[1])
+    return [e.start.astimezone(BERLIN).day for e in view.calendar_events or []]
+
+
+def test_an_occurrence_sent_to_changed_reaches_the_attendees_added_or_removed_only(people, connect, sandbox):
+    # [MS-OXWSMTGS] 2.2.5.3: SendOnlyToChanged / SendToChangedAndSaveCopy send the update "only to
+    # attendees that were added and/or deleted"; for one occurrence as for the whole series
+    from exchangelib.items import SEND_ONLY_TO_CHANGED, SEND_TO_CHANGED_AND_SAVE_COPY
+    from conftest import DAVE
+    alice, bob, carol = people[ALICE], people[BOB], people[CAROL]
+    dave = connect(DAVE)
+    start = datetime(2026, 7, 6, 11, tzinfo=BERLIN)
+    window = (start - timedelta(hours=1), start + timedelta(days=3))
+    _daily(alice, "Standup", start, attendees=[BOB, CAROL])
+    for account in (bob, carol):
+        account.inbox.get(subject="Standup").accept()
+
+    [second] = alice.fetch([list(alice.calendar.view(*window))[1]])
+    kept = [a for a in second.required_attendees if a.mailbox.email_address == BOB]  # with its answer
+    second.location, second.required_attendees = "Borealis", kept + [Attendee(mailbox=DAVE)]
+    second.save(update_fields=["location", "required_attendees"],
+                send_meeting_invitations=SEND_TO_CHANGED_AND_SAVE_COPY)
+    # dave, added: a new request for that occurrence alone, and a copy of that one occurrence in
+    # his calendar (an "orphan instance"), named by its RecurrenceId
+    [request] = dave.inbox.filter(subject="Standup")
+    assert request.meeting_request_type == "NewMeetingRequest" and request.location == "Borealis"
+    assert request.start == start + timedelta(days=1)
+    assert _recurrence_id(sandbox, DAVE, request) == "2026-07-07T09:00:00Z"
+    [daves] = dave.calendar.all()
+    assert (daves.start, daves.type, daves.my_response_type) == (start + timedelta(days=1), "Single",
+                                                                  "NoResponseReceived")
+    assert daves.recurrence_id == start + timedelta(days=1) and daves.uid == alice.calendar.get(subject="Standup").uid
+    # carol, taken off: a cancellation of that occurrence, which her copy marks cancelled
+    notice = carol.inbox.get(subject="Canceled: Standup")
+    assert _recurrence_id(sandbox, CAROL, notice) == "2026-07-07T09:00:00Z"
+    assert [(o.is_cancelled, o.my_response_type) for o in carol.calendar.view(*window)] == \
+        [(False, "Accept"), (True, "Accept"), (False, "Accept")]
+    # bob, unchanged: nothing sent, his copy stays as it was, and so does his answer
+    assert bob.inbox.filter(subject="Standup").count() == 0
+    assert [(o.location, o.my_response_type) for o in bob.calendar.view(*window)] == [(None, "Accept")] * 3
+    [organizers] = alice.fetch([list(alice.calendar.view(*window))[1]])
+    assert _responses(organizers) == {BOB: "Accept", DAVE: "Unknown"}
+    request.accept()  # answers that occurrence: dave's copy of it, and the organizer's occurrence
+    assert dave.calendar.get(id=daves.id).my_response_type == "Accept"
+    [organizers] = alice.fetch([list(alice.calendar.view(*window))[1]])
+    assert _responses(organizers) == {BOB: "Accept", DAVE: "Accept"}
+    assert _responses(alice.calendar.get(subject="Standup")) == {BOB: "Accept", CAROL: "Accept"}
+
+    # nobody added or removed: SendOnlyToChanged sends nothing
+    third = list(alice.calendar.view(*window))[2]
+    third.location = "Cosmos"
+    third.save(update_fields=["location"], send_meeting_invitations=SEND_ONLY_TO_CHANGED)
+    assert bob.inbox.filter(subject="Standup").count() == 0 and carol.inbox.filter(subject="Standup").count() == 0
+    assert [o.location for o in bob.calendar.view(*window)] == [None, None, None]
+    assert [o.location for o in alice.calendar.view(*window)] == [None, "Borealis", "Cosmos"]
+    # that occurrence deleted with cancellations: dave's lone copy of it is cancelled too
+    list(alice.calendar.view(*window))[1].delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
+    assert dave.calendar.get(id=daves.id).is_cancelled is True
+    assert _recurrence_id(sandbox, DAVE, dave.inbox.get(subject="Canceled: Standup")) == "2026-07-07T09:00:00Z"
+    assert [o.is_cancelled for o in bob.calendar.view(*window)] == [False, True, False]
+
+
+def test_a_room_declines_an_occurrence_moved_to_a_time_it_is_booked(people):
+    # the room decides again for the occurrence moved ("the room declines that occurrence when
+    # busy"), and keeps the rest of the series
+    alice, carol = people[ALICE], people[CAROL]
+    start = datetime(2026, 7, 13, 9, tzinfo=BERLIN)
+    window = (start - timedelta(hours=1), start + timedelta(days=3))
+    series = _daily(alice, "Review", start, resources=[ATLAS], attendees=[BOB])
+    _meeting(carol, "Taken", start + timedelta(days=1, hours=5), resources=[ATLAS])
+    second = list(alice.calendar.view(*window))[1]
+    second.start, second.end = second.start + timedelta(hours=5), second.end + timedelta(hours=5)
+    second.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+
+    organizers = alice.fetch(list(alice.calendar.view(*window)))
+    assert [_responses(o)[ATLAS] for o in organizers] == ["Accept", "Decline", "Accept"]
+    assert _responses(alice.calendar.get(id=series.id))[ATLAS] == "Accept"
+    [view] = alice.protocol.get_free_busy_info(accounts=[(ATLAS, "Required", False)], start=window[0],
+                                               end=window[1])
+    assert [(e.start.astimezone(BERLIN).day, e.start.astimezone(BERLIN).hour) for e in view.calendar_events] == \
+        [(13, 9), (14, 14), (15, 9)]  # its own occurrence of the 14th dropped; carol's booking stays

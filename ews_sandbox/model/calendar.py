@@ -200,6 +200,28 @@ def occurrence_row(conn, master_row, index, original=None, exception=None, item=
     return row
 
 
+def occurrence_at(conn, master_row, original_text):
+    """The Occurrence of a series whose original start is `original_text` (a meeting message's
+    RecurrenceId: with the UID it names one instance), None if the series has no such
+    occurrence or it was deleted."""
+    item = etree.fromstring(master_row["xml"])
+    series = series_of(item)
+    if series is None:
+        return None
+    wanted = parse_time(original_text)
+    changed = exceptions(conn, master_row["id"])
+    for index, local_start in series.local_starts():
+        original = series.utc(local_start)
+        if original > wanted:
+            return None
+        if original == wanted:
+            exception = changed.get(index)
+            if exception is not None and exception["is_deleted"]:
+                return None
+            return occurrence_row(conn, master_row, index, original, exception, item)
+    return None
+
+
 @functools.lru_cache(maxsize=32)
 def _pattern_starts(master_xml, count):
     """(Series, its first `count` local starts) of a master's XML: GetItem of many occurrences

@@ -87,13 +87,32 @@ def _mailbox(tag, user):
     return node
 
 
-def copy_in_calendar(conn, mailbox_id, uid):
-    """An attendee's (or organizer's) calendar item of the meeting with this UID."""
+def copy_in_calendar(conn, mailbox_id, uid, instance=None):
+    """An attendee's (or organizer's) calendar item of the meeting with this UID; with
+    `instance` (a RecurrenceId), the lone copy of that one occurrence kept by an attendee
+    invited to it alone (an orphan instance), which the meeting's own lookup passes over."""
     folder = folders.distinguished(conn, mailbox_id, "calendar")
+    wanted = calendar.parse_time(instance) if instance else None
     for row in conn.execute("SELECT * FROM items WHERE folder_id = ? AND element = 'CalendarItem'", (folder["id"],)):
-        if etree.fromstring(row["xml"]).findtext(t("UID")) == uid:
+        item = etree.fromstring(row["xml"])
+        if item.findtext(t("UID")) != uid:
+            continue
+        own = (item.findtext(t("RecurrenceId")) or "").strip()
+        if (calendar.parse_time(own) if own else None) == wanted:
             return row
     return None
+
+
+def _instance_copy(conn, mailbox_id, uid, index, original):
+    """(their series' row or None, their occurrence `index` of it or their orphan copy of that
+    occurrence, or None when they have neither or deleted it)."""
+    series = copy_in_calendar(conn, mailbox_id, uid)
+    if series is None:
+        return None, copy_in_calendar(conn, mailbox_id, uid, instance=original)
+    try:
+        return series, calendar.occurrence_row(conn, series, index)
+    except EWSError:  # deleted from their copy: an update does not bring it back
+        return series, None
 
 
 # ---- invitations and updates -------------------------------------------------------------
@@ -126,43 +145,97 @@ def invite(conn, organizer_row, item_row, request_type="NewMeetingRequest", only
     return items.save(conn, item_row, item, **items.kept_unmodified(item_row))  # sending is no change
 
 
-def update_occurrence(conn, occurrence_row):
+def update_occurrence(conn, occurrence_row, before=None, to_changed=False):
     """The organizer changed one occurrence of a series (now an exception) with updates to send:
     each attendee's occurrence of their copy becomes the same exception, and a MeetingRequest
     naming that occurrence (RecurrenceId, its original start) reaches their Inbox; a room
-    keeps the occurrence when it is free at the new time and drops it otherwise."""
+    keeps the occurrence when it is free at the new time and drops it otherwise. Attendees the
+    change took off the occurrence (`before`: its XML before) get a cancellation of it; with
+    `to_changed` (SendToChanged*) only those added or taken off hear of the change."""
     item = etree.fromstring(occurrence_row["xml"])
     organizer = directory.user_by_id(conn, occurrence_row["mailbox_id"])
     uid = item.findtext(t("UID"))
     index = occurrence_row["instance_index"]
-    for _, attendee, address in attendees(item):
+    was = _addresses(before) if before is not None else _addresses(item)
+    now = _addresses(item)
+    for address in sorted(was - now):
         user = directory.user_by_email(conn, address)
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue
         series = copy_in_calendar(conn, user["id"], uid)
-        theirs = None
         if series is not None:
-            try:
-                theirs = calendar.occurrence_row(conn, series, index)
-            except EWSError:  # deleted from their copy: the update does not bring it back
-                theirs = None
+            series = _cancel_occurrence_copy(conn, series, index, room=user["kind"] == "room")
+        else:
+            series = _cancel_orphan(conn, user, uid, occurrence_row["original_start"])
+        if user["kind"] != "room":
+            notice = _cancellation(before, organizer, series, None)
+            _set(notice, "RecurrenceId", occurrence_row["original_start"])
+            _deliver_message(conn, user, "inbox", notice)
+    for _, attendee, address in attendees(item):
+        if to_changed and address.casefold() in was:
+            continue  # unchanged attendees hear nothing: their copies stay as they were
+        user = directory.user_by_email(conn, address)
+        if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
+            continue
+        series, theirs = _instance_copy(conn, user["id"], uid, index, occurrence_row["original_start"])
         if user["kind"] == "room":
             free = _is_free(conn, user["id"], item, uid)
             _record_response(attendee, "Accept" if free else "Decline")
-            if theirs is not None and free:
-                calendar.save_exception(conn, theirs, _attendee_copy(item, organizer, "Accept", "Busy"))
+            mine = _attendee_copy(item, organizer, "Accept", "Busy")
+            if series is None and free:
+                _store_orphan(conn, user, theirs, mine, occurrence_row["original_start"])
+            elif series is None and theirs is not None:
+                items.delete(conn, theirs)
+            elif theirs is not None and free:
+                calendar.save_exception(conn, theirs, mine)
             elif theirs is not None:
                 calendar.delete_occurrence(conn, theirs)
             continue
         _record_response(attendee, "Unknown")  # to be answered again
-        if theirs is not None:
-            mine = _attendee_copy(item, organizer, "NoResponseReceived", "Tentative")
+        mine = _attendee_copy(item, organizer, "NoResponseReceived", "Tentative")
+        if series is None:  # invited to this occurrence alone: a copy of it, on its own
+            theirs = _store_orphan(conn, user, theirs, mine, occurrence_row["original_start"])
+        elif theirs is not None:
             theirs = calendar.save_exception(conn, theirs, mine)
-        message = _meeting_message("MeetingRequest", item, organizer, theirs, "FullUpdate")
+        request_type = "NewMeetingRequest" if address.casefold() not in was else "FullUpdate"
+        message = _meeting_message("MeetingRequest", item, organizer, theirs, request_type)
         _set(message, "RecurrenceId", occurrence_row["original_start"])
         _deliver_message(conn, user, "inbox", message)
     # the organizer's exception keeps the rooms' answers
     return calendar.save_exception(conn, occurrence_row, item)
+
+
+def _addresses(item):
+    return {address.casefold() for _, _, address in attendees(item)}
+
+
+def _store_orphan(conn, user, existing, item, original):
+    """An attendee's copy of one occurrence of a series they are not invited to: a calendar
+    item of its own, naming the occurrence by RecurrenceId."""
+    _set(item, "RecurrenceId", original)
+    if existing is not None:
+        return items.save(conn, existing, item)
+    return items.insert(conn, folders.distinguished(conn, user["id"], "calendar"), item)
+
+
+def _cancel_orphan(conn, user, uid, original):
+    """An attendee's orphan copy of an occurrence cancelled (a room's deleted); returns it, or None."""
+    orphan = copy_in_calendar(conn, user["id"], uid, instance=original)
+    if orphan is None:
+        return None
+    if user["kind"] == "room":
+        items.delete(conn, orphan)
+        return None
+    copy_item = etree.fromstring(orphan["xml"])
+    _mark_cancelled(copy_item)
+    return items.save(conn, orphan, copy_item)
+
+
+def _mark_cancelled(copy_item):
+    _set(copy_item, "IsCancelled", "true")
+    _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
+    _set(copy_item, "LegacyFreeBusyStatus", "Free")
+    _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
 
 
 def _record_response(attendee, response):
@@ -240,13 +313,22 @@ def _deliver_message(conn, user, folder_name, message):
 
 def respond(conn, responder_id, reference_row, kind, body=None, send=True):
     """Accept, tentatively accept or decline the meeting `reference_row` (a meeting request
-    or the attendee's calendar item) names. Returns the response kept: the draft when not
-    sent, else the copy in Sent Items."""
+    or the attendee's calendar item) names. A request for one occurrence (its RecurrenceId)
+    or an occurrence of the attendee's series answers that occurrence alone: it becomes an
+    exception of their copy (or is deleted, declined) and the organizer's occurrence records
+    the answer. Returns the response kept: the draft when not sent, else the copy in Sent Items."""
     reference = etree.fromstring(reference_row["xml"])
     uid = reference.findtext(t("UID"))
+    one = _occurrence_named(reference_row, reference)
     mine = copy_in_calendar(conn, responder_id, uid) if uid else None
     if mine is None and reference_row["element"] == "CalendarItem":
         mine = reference_row
+    if isinstance(reference_row, calendar.Occurrence):
+        mine = reference_row
+    elif one is not None and mine is not None and mine is not reference_row:
+        mine = calendar.occurrence_at(conn, mine, one)
+    elif one is not None and mine is None:  # invited to that occurrence alone: their copy of it
+        mine = copy_in_calendar(conn, responder_id, uid, instance=one)
     if mine is None:
         raise EWSError("ErrorItemNotFound", "The meeting is no longer in the calendar.")
     item = etree.fromstring(mine["xml"])
@@ -258,17 +340,22 @@ def respond(conn, responder_id, reference_row, kind, body=None, send=True):
     responder = directory.user_by_id(conn, responder_id)
     organizer_address = item.findtext(f"{t('Organizer')}/{t('Mailbox')}/{t('EmailAddress')}")
     organizer = directory.user_by_email(conn, organizer_address) if organizer_address else None
-    if response == "Decline":
+    in_series = isinstance(mine, calendar.Occurrence)
+    if response == "Decline" and in_series:
+        calendar.delete_occurrence(conn, mine)  # the rest of the series stays
+    elif response == "Decline":
         items.discard(conn, mine, "MoveToDeletedItems")
     else:
         _set(item, "MyResponseType", response)
         _set(item, "LegacyFreeBusyStatus", free_busy)
         _set(item, "AppointmentReplyTime", now_text())
-        mine = items.save(conn, mine, item)
+        mine = calendar.save_exception(conn, mine, item) if in_series else items.save(conn, mine, item)
     if reference_row["element"] == "MeetingRequest":
         items.discard(conn, reference_row, "MoveToDeletedItems")  # a request answered leaves the Inbox
     message = _meeting_message("MeetingResponse", item, responder, None, subject_prefix=f"{prefix}: ")
     _set(message, "ItemClass", item_class)
+    if one is not None:
+        _set(message, "RecurrenceId", one)
     if body is not None:
         _replace(message, copy.deepcopy(body))
     if organizer is not None:
@@ -276,10 +363,20 @@ def respond(conn, responder_id, reference_row, kind, body=None, send=True):
     if not send:
         return items.insert(conn, folders.distinguished(conn, responder_id, "drafts"), message, is_draft=True)
     if organizer is not None:
-        _update_organizer(conn, organizer, uid, responder["email"], response)
+        _update_organizer(conn, organizer, uid, responder["email"], response, one)
         _deliver_message(conn, organizer, "inbox", copy.deepcopy(message))
     _set(message, "IsRead", "true")
     return _deliver_message(conn, responder, "sentitems", message)
+
+
+def _occurrence_named(row, element):
+    """The original start (UTC text) of the one occurrence a meeting request or a calendar
+    item names, or None for a whole meeting."""
+    if isinstance(row, calendar.Occurrence):
+        return row["original_start"]
+    if row["element"] in ("MeetingRequest", "CalendarItem"):  # a calendar item: an orphan copy
+        return (element.findtext(t("RecurrenceId")) or "").strip() or None
+    return None
 
 
 def _recipients(tag, user):
@@ -288,15 +385,22 @@ def _recipients(tag, user):
     return node
 
 
-def _update_organizer(conn, organizer, uid, address, response):
+def _update_organizer(conn, organizer, uid, address, response, one=None):
+    """The organizer's item (or, for an answer to one occurrence, that occurrence) records
+    the attendee's response."""
     row = copy_in_calendar(conn, organizer["id"], uid)
+    if row is not None and one is not None:
+        row = calendar.occurrence_at(conn, row, one)
     if row is None:
         return
     item = etree.fromstring(row["xml"])
     for _, attendee, attendee_address in attendees(item):
         if attendee_address.casefold() == address.casefold():
             _record_response(attendee, response)
-    items.save(conn, row, item)
+    if one is not None:
+        calendar.save_exception(conn, row, item)
+    else:
+        items.save(conn, row, item)
 
 
 # ---- cancellations ------------------------------------------------------------------------
@@ -321,10 +425,19 @@ def cancel(conn, organizer_row, body=None):
         if user is None or user["id"] == organizer["id"] or user["kind"] == "dl":
             continue
         mine = copy_in_calendar(conn, user["id"], uid)
-        if one is not None and mine is not None:
+        if one is not None and mine is None:  # invited to that occurrence alone
+            orphan = _cancel_orphan(conn, user, uid, organizer_row["original_start"])
+            if user["kind"] != "room":
+                notice = _cancellation(item, organizer, orphan, body)
+                _set(notice, "RecurrenceId", organizer_row["original_start"])
+                _deliver_message(conn, user, "inbox", notice)
+            continue
+        if one is not None:
             mine = _cancel_occurrence_copy(conn, mine, one, room=user["kind"] == "room")
             if user["kind"] != "room":
-                _deliver_message(conn, user, "inbox", _cancellation(item, organizer, mine, body))
+                notice = _cancellation(item, organizer, mine, body)
+                _set(notice, "RecurrenceId", organizer_row["original_start"])
+                _deliver_message(conn, user, "inbox", notice)
             continue
         _cancel_for(conn, user, organizer, item, mine, body)
     if one is not None:
@@ -332,6 +445,8 @@ def cancel(conn, organizer_row, body=None):
     else:
         items.discard(conn, organizer_row, "MoveToDeletedItems")
     kept = _meeting_message("MeetingCancellation", item, organizer, None, subject_prefix="Canceled: ")
+    if one is not None:
+        _set(kept, "RecurrenceId", organizer_row["original_start"])
     if body is not None:
         _replace(kept, copy.deepcopy(body))
     _set(kept, "IsRead", "true")
@@ -347,10 +462,7 @@ def _cancel_for(conn, user, organizer, item, mine, body=None):
         return
     if mine is not None:
         copy_item = etree.fromstring(mine["xml"])
-        _set(copy_item, "IsCancelled", "true")
-        _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
-        _set(copy_item, "LegacyFreeBusyStatus", "Free")
-        _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
+        _mark_cancelled(copy_item)
         mine = items.save(conn, mine, copy_item)
     notice = _meeting_message("MeetingCancellation", item, organizer, mine, subject_prefix="Canceled: ")
     if body is not None:
@@ -382,10 +494,7 @@ def _cancel_occurrence_copy(conn, master_row, index, room):
         calendar.delete_occurrence(conn, theirs)
         return master_row
     copy_item = etree.fromstring(theirs["xml"])
-    _set(copy_item, "IsCancelled", "true")
-    _set(copy_item, "Subject", "Canceled: " + (copy_item.findtext(t("Subject")) or ""))
-    _set(copy_item, "LegacyFreeBusyStatus", "Free")
-    _set(copy_item, "AppointmentState", str(MEETING | RECEIVED | CANCELLED))
+    _mark_cancelled(copy_item)
     calendar.save_exception(conn, theirs, copy_item)
     return items.get(conn, master_row["id"])
 

@@ -69,8 +69,9 @@ def after_update(ctx, row, send_updates, before=None):
     (of the whole series, or of the one occurrence changed)."""
     if isinstance(row, calendar.Occurrence) and send_updates in SENDING_UPDATES:
         item = etree.fromstring(row["xml"])
-        if any(meetings.attendees(item)) and meetings.is_organizer(ctx.conn, row, item):
-            return meetings.update_occurrence(ctx.conn, row)
+        had = before is not None and any(meetings.attendees(before))
+        if (any(meetings.attendees(item)) or had) and meetings.is_organizer(ctx.conn, row, item):
+            return meetings.update_occurrence(ctx.conn, row, before, to_changed=send_updates in SENDING_TO_CHANGED)
         return row
     if before is None or not _organizers_meeting(ctx, row, send_updates, SENDING_UPDATES, before):
         return row
@@ -89,9 +90,19 @@ def _addresses(item):
 
 
 def before_delete(ctx, row, send_cancellations):
-    """Deleting one's meeting with cancellations to send cancels it first; True if done."""
-    if not _organizers_meeting(ctx, row, send_cancellations, SENDING_INVITATIONS):
+    """Deleting one's meeting (a whole one, or one occurrence of a series) with cancellations
+    to send cancels it: each attendee gets a cancellation and their copy (or occurrence) is
+    cancelled. SendOnlyToAll keeps no copy of the cancellation in Sent Items,
+    SendToAllAndSaveCopy does ("CalendarItemCreateOrDeleteOperationType"). True if done."""
+    if isinstance(row, calendar.Occurrence):
+        item = etree.fromstring(row["xml"])
+        if send_cancellations not in SENDING_INVITATIONS or not any(meetings.attendees(item)) or \
+                not meetings.is_organizer(ctx.conn, row, item):
+            return False
+    elif not _organizers_meeting(ctx, row, send_cancellations, SENDING_INVITATIONS):
         return False
-    meetings.cancel(ctx.conn, row)
+    saved = meetings.cancel(ctx.conn, row)
+    if send_cancellations == "SendOnlyToAll":
+        items.delete(ctx.conn, saved)
     return True
 

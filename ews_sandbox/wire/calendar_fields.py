@@ -124,7 +124,10 @@ def _OriginalStart(conn, row, item):
 
 
 def _RecurrenceId(conn, row, item):
-    return _text("RecurrenceId", row["original_start"]) if isinstance(row, calendar.Occurrence) else None
+    """An occurrence's original start; an attendee's lone copy of one occurrence keeps its own."""
+    if isinstance(row, calendar.Occurrence):
+        return _text("RecurrenceId", row["original_start"])
+    return _stored(item, "RecurrenceId")
 
 
 def _Recurrence(conn, row, item):
