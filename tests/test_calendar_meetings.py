@@ -24,6 +24,7 @@ from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY, AcceptItem, MeetingCanc
 from ews_sandbox.wire.ns import M, T
 
 from conftest import ALICE, BOB, CAROL, PASSWORD
+from test_calendar_claims import cite
 
 BERLIN = EWSTimeZone("Europe/Berlin")
 ATLAS, BOREALIS = "room-atlas@contoso.example", "room-borealis@contoso.example"
@@ -323,6 +324,7 @@ def test_deleting_one_occurrence_with_cancellations_cancels_it_in_every_copy(peo
     # deletes that occurrence; SendMeetingCancellations SendOnlyToAll / SendToAllAndSaveCopy
     # send a cancellation to all attendees, the latter keeping a copy in Sent Items
     # ("CalendarItemCreateOrDeleteOperationType")
+    cite("a deleted occurrence is cancelled for the attendees as `cancel()` does (`SEND_ONLY_TO_ALL`: no copy in Sent Items)")
     alice, bob = people[ALICE], people[BOB]
     start = datetime(2026, 6, 29, 9, tzinfo=BERLIN)
     window = (start - timedelta(hours=1), start + timedelta(days=3))
