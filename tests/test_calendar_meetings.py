@@ -324,7 +324,8 @@ def test_deleting_one_occurrence_with_cancellations_cancels_it_in_every_copy(peo
     # deletes that occurrence; SendMeetingCancellations SendOnlyToAll / SendToAllAndSaveCopy
     # send a cancellation to all attendees, the latter keeping a copy in Sent Items
     # ("CalendarItemCreateOrDeleteOperationType")
-    cite("a deleted occurrence is cancelled for the attendees as `cancel()` does (`SEND_ONLY_TO_ALL`: no copy in Sent Items)")
+    cite("a deleted occurrence is cancelled for the attendees as `cancel()` does "
+         "(`SEND_ONLY_TO_ALL`: no copy in Sent Items)")
     alice, bob = people[ALICE], people[BOB]
     start = datetime(2026, 6, 29, 9, tzinfo=BERLIN)
     window = (start - timedelta(hours=1), start + timedelta(days=3))
