@@ -60,9 +60,10 @@ class Result:
 class Context:
     """What a check sees: the sandbox, accounts on it, the admin API, the candidate's run."""
 
-    def __init__(self, spec, sandbox, command, workdir, timeout=120):
+    def __init__(self, spec, sandbox, command, workdir, timeout=120, popen=subprocess.Popen):
         import requests
         self.spec, self.sandbox, self.command, self.workdir = spec, sandbox, command, Path(workdir)
+        self.popen = popen
         self.timeout = spec.get("timeout", timeout)
         self.failures, self.runs, self._accounts, self.last = [], [], {}, None
         self.admin_session = requests.Session()
@@ -115,8 +116,8 @@ class Context:
         if not self.runs:
             self.admin("DELETE", "requests")  # the log then shows the candidate's requests first
         try:
-            process = subprocess.Popen(self.command, cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
+            process = self.popen(self.command, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         except OSError as error:  # no such program
             raise CannotStart(f"the command cannot start: {error}")
         self.runs.append(process)
@@ -154,28 +155,29 @@ class Context:
             self.expect(text.casefold() not in output.casefold(), f"the output mentions {text!r}, which it should not")
 
 
-def check(spec, command, sandbox=None, verbose=False):
+def check(spec, command, sandbox=None, verbose=False, popen=subprocess.Popen):
     """Runs one eval; returns the list of failures (empty: pass). With `sandbox`, that
-    running sandbox is reset to the demo tenant first (the tests share one)."""
+    running sandbox is reset to the demo tenant first (the tests share one). `popen` starts
+    the command (the tests pass one that forks it from a Python with exchangelib imported)."""
     import checks
     with tempfile.TemporaryDirectory(prefix=f"eval-{spec['name']}-") as folder:
         if sandbox is None:
             from ews_sandbox import Sandbox
             with Sandbox(db_path=Path(folder) / "sandbox.db", seed="demo") as fresh:
-                return _check(spec, command, fresh, folder, verbose, checks)
+                return _check(spec, command, fresh, folder, verbose, checks, popen)
         sandbox.reset("demo")
         sandbox.faults.clear()
-        return _check(spec, command, sandbox, folder, verbose, checks)
+        return _check(spec, command, sandbox, folder, verbose, checks, popen)
 
 
-def _check(spec, command, sandbox, folder, verbose, checks):
+def _check(spec, command, sandbox, folder, verbose, checks, popen):
     from exchangelib.protocol import BaseProtocol, close_connections
     from ews_sandbox.tls import trusting_adapter
     BaseProtocol.HTTP_ADAPTER_CLS = trusting_adapter(sandbox.ca_bundle)
     close_connections()
     workdir = Path(folder) / "work"
     workdir.mkdir()
-    ctx = Context(spec, sandbox, command, workdir)
+    ctx = Context(spec, sandbox, command, workdir, popen=popen)
     try:
         checks.CHECKS[spec["name"]](ctx)
     except CannotStart as error:

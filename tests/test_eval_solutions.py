@@ -7,10 +7,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "evals"))
 import check as evals  # noqa: E402
+import warm_start  # noqa: E402
 
 SPECS = evals.load_evals()
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
 def test_the_solution_passes(spec, sandbox):
-    assert evals.check(spec, evals.solution_command(spec), sandbox=sandbox) == []
+    assert evals.check(spec, evals.solution_command(spec), sandbox=sandbox, popen=warm_start.popen) == []

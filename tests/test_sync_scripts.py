@@ -8,7 +8,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ import pytest
 import requests
 from exchangelib import Message
 
+import warm_start
 from conftest import ALICE, PASSWORD
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -31,13 +31,13 @@ def base_env(sandbox, email=ALICE):
 
 @pytest.fixture
 def start(sandbox, tmp_path):
-    """start(script, *args) -> Popen with stdout/stderr pipes; every process is ended after the test."""
+    """start(script, *args) -> a Popen-like process with stdout/stderr pipes; every process is ended after the test."""
     started = []
 
     def go(script, *args, email=ALICE):
-        process = subprocess.Popen([sys.executable, str(SCRIPTS / f"{script}.py"), *map(str, args)], cwd=tmp_path,
-                                   env=base_env(sandbox, email), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+        # forked from a warm Python (tests/warm_start.py): a cold start costs ~1 s before the script's first request
+        process = warm_start.popen([sys.executable, str(SCRIPTS / f"{script}.py"), *map(str, args)], cwd=tmp_path,
+                                   env=base_env(sandbox, email))
         started.append(process)
         return process
 

@@ -3,7 +3,9 @@ exchangelib: a script run costs about 1 s of CPU, most of it importing exchangel
 the suite runs some 900 of them.
 
 `run(argv, cwd=, env=, input=, timeout=)` answers as `subprocess.run(..., capture_output=True,
-text=True)` does. Each script still gets a process of its own, with its argv, environment,
+text=True)` does; `popen(argv, cwd=, env=)` starts one as `subprocess.Popen(..., stdout=PIPE,
+stderr=PIPE, text=True)` does (stdin: /dev/null) and gives an object with the same stdout,
+stderr, pid, returncode, poll(), wait(), communicate(), send_signal(), terminate(), kill(). Each script still gets a process of its own, with its argv, environment,
 working folder, standard streams and exit code; what differs from a cold start is only that
 the third-party modules are already imported. Anything a warm start could answer differently
 runs cold: another interpreter or its flags, `-c`, another PYTHONPATH, TMPDIR or user name
@@ -16,11 +18,13 @@ are files the caller passed along with the request.
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 # What the scripts import that costs: imported once, by the server.
@@ -48,6 +52,100 @@ def run(argv, *, cwd=None, env=None, input="", timeout=None, capture_output=True
         stdout.seek(0)
         stderr.seek(0)
         return subprocess.CompletedProcess(argv, returncode, _text(stdout.read()), _text(stderr.read()))
+
+
+def popen(argv, *, cwd=None, env=None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+          text=True):
+    """A running script: a WarmProcess, or a subprocess.Popen where the run must start cold."""
+    env = dict(os.environ if env is None else env)
+    if not (_can_start_warm(argv, env) and stdin == subprocess.DEVNULL and stdout == stderr == subprocess.PIPE
+            and text):
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, text=text)
+    return WarmProcess(argv, cwd=cwd, env=env)
+
+
+class WarmProcess:
+    """A script forked by the warm-start server, read and signalled as a subprocess.Popen is: its
+    stdout and stderr are pipes to this process, the exit status comes over the server's socket."""
+
+    def __init__(self, argv, *, cwd=None, env=None):
+        self.args, self.returncode = argv, None
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        null = os.open(os.devnull, os.O_RDONLY)
+        request = {"argv": [str(a) for a in argv], "cwd": str(cwd or os.getcwd()),
+                   "env": dict(os.environ if env is None else env)}
+        self._connection = socket.socket(socket.AF_UNIX)
+        try:
+            self._connection.connect(_server_address())
+            socket.send_fds(self._connection, [json.dumps(request).encode() + b"\n"], [null, out_write, err_write])
+        finally:
+            for fd in (null, out_write, err_write):  # the script holds the write ends: EOF when it ends
+                os.close(fd)
+        self.stdin = None
+        self.stdout = open(out_read, "r")  # text as Popen(text=True) reads: locale encoding, universal newlines
+        self.stderr = open(err_read, "r")
+        self._reply = self._connection.makefile("r")
+        self.pid = int(self._reply.readline().split()[1])
+        self._status, self._ended, self._output = None, threading.Event(), None
+        threading.Thread(target=self._wait_for_exit, daemon=True).start()
+
+    def _wait_for_exit(self):
+        try:
+            self._status = int(self._reply.readline().split()[1])
+        finally:
+            self._ended.set()
+            self._connection.close()
+
+    def poll(self):
+        if self._ended.is_set():
+            self.returncode = self._status
+        return self.returncode
+
+    def wait(self, timeout=None):
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.poll()
+
+    def communicate(self, input=None, timeout=None):
+        if input:
+            raise ValueError("a warm-started script reads no standard input")
+        if self._output is None:  # read both streams to their end, as Popen.communicate does
+            self._output = {}
+
+            def read(stream):
+                self._output[stream] = stream.read()
+            self._readers = [threading.Thread(target=read, args=(s,), daemon=True) for s in (self.stdout, self.stderr)]
+            for reader in self._readers:
+                reader.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for reader in self._readers:
+            reader.join(None if deadline is None else max(0, deadline - time.monotonic()))
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.args, timeout)
+        self.wait(None if deadline is None else max(0, deadline - time.monotonic()))
+        return self._output[self.stdout], self._output[self.stderr]
+
+    def send_signal(self, sig):
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:  # ended meanwhile
+                pass
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for stream in (self.stdout, self.stderr):
+            stream.close()
+        self.wait()
 
 
 def _can_start_warm(argv, env):
