@@ -369,7 +369,8 @@ def test_reply_all_forward_html_and_drafts(run, alice, connect, tmp_path):
 
 @pytest.mark.slow
 def test_move_two_thousand_messages_with_the_fewest_requests(run, alice, clean):
-    make_messages(alice, alice.inbox, 2000, subject=lambda i: f"Bulk {i:04d}")
+    # delivered through the admin API in one transaction: a third of the time of 4 bulk_create calls
+    clean.call("POST", "messages", [{"mailbox": ALICE, "subject": f"Bulk {i:04d}"} for i in range(2000)])
     make_messages(alice, alice.inbox, 5, subject="Keep me")
     Folder(parent=alice.inbox, name="Bulk").save()
     clean.clear_requests()

@@ -252,8 +252,9 @@ def test_querying_and_mail_paging_limits_and_the_bulk_methods_that_skip_pages(al
     cite("references/querying.md", "FindItem page (default 100; Exchange caps a page at 1,000)")
     cite("references/mail.md", "`inbox.all().delete()` over 2,500 messages leaves 1,000 (upstream issue 931), with no error")
     cite("references/mail.md", "they fetch 1,000 ids, act on them 100 a request, then ask for the next page at offset 1,000")
-    for _ in range(5):
-        fill(alice, alice.inbox, 500)
+    # delivered through the admin API in one transaction: a third of the time of 5 bulk_create calls
+    clean.call("POST", "messages", [{"mailbox": ALICE, "subject": f"Message {n:05}", "body": "body"}
+                                    for n in range(2500)])
     count, sent = measure(clean, lambda: alice.inbox.all().count())
     assert count == 2500 and sent == {"FindItem": 3}
     big_pages = alice.inbox.all().only("subject")
