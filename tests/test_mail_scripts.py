@@ -625,6 +625,7 @@ def test_a_send_whose_answer_was_lost_says_outcome_unknown_and_a_rerun_sends_onc
     says the outcome is unknown and where to look; a rerun with the printed send-once key finds
     the message in Sent Items and sends nothing."""
     clean.add_fault({"kind": "latency", "ms": 2500, "phase": "after", "operations": ["CreateItem"]})
+    clean.clear_requests()
     first = run("send_email", "--to", BOB, "--subject", "Once", "--body", "x",
                 env={"EWS_RETRY_MAX_WAIT": "0", "EWS_TIMEOUT": "1"})
     clean.clear_faults()
@@ -632,7 +633,9 @@ def test_a_send_whose_answer_was_lost_says_outcome_unknown_and_a_rerun_sends_onc
     assert first.stderr.startswith("ews: outcome unknown: the message may have been sent") and "Sent Items" in \
         first.stderr and "could not reach" not in first.stderr
     key = first.stderr.split("--send-once-key ")[1].split()[0].rstrip(",")
-    time.sleep(2)  # the server finishes the late request
+    deadline = time.monotonic() + 10  # the server finishes the late request (it logs it when it answers)
+    while not any(e["operation"] == "CreateItem" for e in clean.requests()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     again = ok(run("send_email", "--to", BOB, "--subject", "Once", "--body", "x", "--send-once-key", key))
     assert again.stdout.startswith(f"not sent: a message with send-once key {key} is already in Sent Items")
     assert connect(BOB).inbox.filter(subject="Once").count() == 1
