@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 from exchangelib import ExtendedProperty, Message
+from lxml import etree
 
 from conftest import ALICE
+from ews_sandbox.query import restrictions
+from ews_sandbox.wire.ns import T
 from test_mail_scripts import as_json, operations, run  # noqa: F401 - run: the fixture
 from test_reference_claims import cite
 
@@ -276,3 +279,29 @@ def test_mail_the_message_id_look_up_costs(alice, clean):
                                     for i in ids])
     found, ops = look_up()
     assert (len(found), ops) == (120, {"FindItem": 2, "GetItem": 2})
+
+
+def test_message_id_look_up_finds_every_case_and_escaping(clean, connect):
+    """IsEqualTo on InternetMessageId goes through a substring pre-filter in SQL before Python
+    compares: it must keep what Python's case-insensitive comparison matches, escaped '<', '&'
+    and letters whose case folding is ASCII (ſ folds to s, K the Kelvin sign to k) included."""
+    ids = ["<Abc.K&1@Host.example>", "<ſtrange@host.example>", "<\u212aelvin@host.example>", "<other@host.example>"]
+    made = clean.call("POST", "messages", [{"mailbox": ALICE, "subject": f"id {n}", "message_id": value}
+                                           for n, value in enumerate(ids)])
+    inbox = connect(ALICE).inbox
+
+    def found(*values):
+        return sorted(inbox.filter(message_id__in=list(values)).values_list("subject", flat=True)) \
+            if len(values) > 1 else sorted(inbox.filter(message_id=values[0]).values_list("subject", flat=True))
+    assert found("<abc.k&1@host.EXAMPLE>") == ["id 0"]
+    assert found("<strange@host.example>") == ["id 1"]
+    assert found("<kelvin@host.example>") == ["id 2"]
+    assert found("<abc.k&1@host.example>", "<OTHER@host.example>", "<none@host.example>") == ["id 0", "id 3"]
+    assert found("<abc.k@host.example>") == [] and len(made) == 4
+    # the pre-filter is in the SQL: a folder of ASCII-only rows never reaches Python for a non-match
+    node = restrictions.parse(etree.fromstring(
+        f'<t:IsEqualTo xmlns:t="{T}"><t:FieldURI FieldURI="message:InternetMessageId"/>'
+        '<t:FieldURIOrConstant><t:Constant Value="&lt;A&amp;b@x&gt;"/></t:FieldURIOrConstant></t:IsEqualTo>'))
+    sql, params = restrictions.to_sql(node)
+    assert sql.startswith("((instr(lower(xml), ?) > 0) OR instr(xml, '&#') > 0 OR xml GLOB ?) AND ") and \
+        params[0] == "&lt;a&amp;b@x&gt;"

@@ -525,7 +525,12 @@ def to_sql(node):
     """(SQL condition, parameters) for a Node. Every condition is true or false, never
     NULL, so that NOT keeps Exchange's "missing is false" semantics."""
     if not _uses_columns(node):
-        return python_call(node.source)
+        sql, params = python_call(node.source)
+        narrowing = prefilter(node)
+        if narrowing is not None:  # C string searches first: Python parses only the rows that pass
+            return f"(({narrowing[0]}) OR instr(xml, '&#') > 0 OR xml GLOB ?) AND {sql}", \
+                [*narrowing[1], _NOT_ASCII, *params]
+        return sql, params
     if node.kind in ("And", "Or"):
         return _balanced(node.kind.upper(), [to_sql(c) for c in node.children])
     if node.kind == "Not":
@@ -613,3 +618,33 @@ def _contains_sql(node, column):
     if node.mode == "Prefixed":  # a range, so the index serves it
         return _guarded(column, f"{column.name} >= ? AND {column.name} < ?"), [wanted, wanted + PREFIX_END]
     return _guarded(column, f"instr({column.name}, ?) > 0"), [wanted]
+
+
+# ---- a pre-filter in SQL for properties kept only in the XML -------------------------------
+
+# Text-only elements whose value is the element's text as stored: IsEqualTo on one of them
+# can only match a row whose XML holds the value (escaped as lxml writes it), in some case.
+XML_TEXT_FIELDS = frozenset({"message:InternetMessageId"})
+_NOT_ASCII = "*[^\x01-\x7f]*"  # GLOB: the row's XML has a character beyond ASCII
+
+
+def prefilter(node):
+    """(SQL, parameters): a condition every row matching `node` whose XML is all ASCII meets,
+    cheap to test in C (substring searches in the row's XML), or None. to_sql lets a row with
+    a character beyond ASCII through: case folding may turn one into ASCII letters (K, ß...),
+    and the XML writes it as a character reference."""
+    if node.kind == "Or":
+        parts = [prefilter(c) for c in node.children]
+        return None if any(p is None for p in parts) else _balanced("OR", parts)
+    if node.kind == "And":
+        parts = [p for p in (prefilter(c) for c in node.children) if p is not None]
+        return _balanced("AND", parts) if parts else None
+    if node.kind != "IsEqualTo" or node.other is not None or node.path is None or node.path.kind != "field" \
+            or node.path.uri not in XML_TEXT_FIELDS:
+        return None
+    value = node.constant
+    if not value or any(not " " <= c <= "~" for c in value):
+        return None
+    needle = value.lower().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "instr(lower(xml), ?) > 0", [needle]
+
