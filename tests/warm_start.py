@@ -5,8 +5,9 @@ the suite runs some 900 of them.
 `run(argv, cwd=, env=, input=, timeout=)` answers as `subprocess.run(..., capture_output=True,
 text=True)` does; `popen(argv, cwd=, env=)` starts one as `subprocess.Popen(..., stdout=PIPE,
 stderr=PIPE, text=True)` does (stdin: /dev/null) and gives an object with the same stdout,
-stderr, pid, returncode, poll(), wait(), communicate(), send_signal(), terminate(), kill(). Each script still gets a process of its own, with its argv, environment,
-working folder, standard streams and exit code; what differs from a cold start is only that
+stderr, pid, returncode, poll(), wait(), communicate(), send_signal(), terminate(), kill().
+Each script still gets a process of its own, with its argv, environment, working folder,
+standard streams and exit code; what differs from a cold start is only that
 the third-party modules are already imported. Anything a warm start could answer differently
 runs cold: another interpreter or its flags, `-c`, another PYTHONPATH, TMPDIR or user name
 (exchangelib fixes its autodiscover cache's path at import). EWS_TEST_COLD_START=1 runs
