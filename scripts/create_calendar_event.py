@@ -310,4 +310,4 @@ def summary(result):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ews_cli.run(main))

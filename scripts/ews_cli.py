@@ -6,6 +6,7 @@ Nothing here imports exchangelib at import time, so `--help` stays instant.
 """
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -20,6 +21,18 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         print(f"ews: {message}; see --help", file=sys.stderr)
         sys.exit(2)
+
+
+def run(main):
+    """A script's exit code from main(). `script | head`: once the reader has gone, the script
+    ends quietly with 1, not with a traceback (output is flushed here, where that is caught)."""
+    try:
+        code = main()
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit: nowhere to fail
+        return 1
 
 
 def parser(description):

@@ -676,7 +676,7 @@ def setup_logging(settings, debug):
 
 def exit_for(error, debug, connection=None):
     """Leave with one line and the exit code the error deserves."""
-    if isinstance(error, SystemExit):
+    if isinstance(error, (SystemExit, BrokenPipeError)):  # a broken pipe: our reader left (ews_cli.run)
         raise error
     if isinstance(error, KeyboardInterrupt):
         print("ews: interrupted", file=sys.stderr)

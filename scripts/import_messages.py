@@ -291,4 +291,4 @@ def report(args, created, skipped, failed, unknown, stopped, would):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ews_cli.run(main))

@@ -133,4 +133,4 @@ def with_details(account, rows):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ews_cli.run(main))

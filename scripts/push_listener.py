@@ -150,4 +150,4 @@ def interrupt(*_):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ews_cli.run(main))

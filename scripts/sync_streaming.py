@@ -227,4 +227,4 @@ class Follower:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ews_cli.run(main))

@@ -52,6 +52,22 @@ def ok(result):
     return result
 
 
+@pytest.mark.parametrize("script, args", [("read_inbox", ["--limit", "20"]), ("read_inbox", ["--json"])])
+def test_a_reader_that_leaves_early_ends_the_script_quietly(sandbox, clean, connect, script, args):
+    """`script | head`: the pipe closes under the script; it ends with exit 1 and no traceback
+    (Python's own flush at exit used to print "Exception ignored ... BrokenPipeError")."""
+    account = connect(ALICE)
+    account.bulk_create(account.inbox, [Message(account=account, folder=account.inbox, subject=f"Line {n}")
+                                        for n in range(20)])
+    env = base_env(EWS_SANDBOX_URL=sandbox.ews_url, EWS_CA_BUNDLE=sandbox.ca_bundle, EWS_PASSWORD=PASSWORD,
+                   EWS_EMAIL=ALICE)
+    process = subprocess.Popen([sys.executable, str(SCRIPTS / f"{script}.py"), *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first line
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1 and stderr == "", stderr
+
+
 def as_json(result):
     return json.loads(ok(result).stdout)
 
