@@ -48,8 +48,7 @@ def run(argv, *, cwd=None, env=None, input="", timeout=None, capture_output=True
     with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         stdin.write((input or "").encode())
         stdin.seek(0)
-        request = {"argv": [str(a) for a in argv], "cwd": str(cwd or os.getcwd()), "env": env}
-        returncode = _server_call(request, [stdin.fileno(), stdout.fileno(), stderr.fileno()], argv, timeout)
+        returncode = _server_call(_request(argv, cwd, env), [stdin.fileno(), stdout.fileno(), stderr.fileno()], argv, timeout)
         stdout.seek(0)
         stderr.seek(0)
         return subprocess.CompletedProcess(argv, returncode, _text(stdout.read()), _text(stderr.read()))
@@ -74,8 +73,7 @@ class WarmProcess:
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         null = os.open(os.devnull, os.O_RDONLY)
-        request = {"argv": [str(a) for a in argv], "cwd": str(cwd or os.getcwd()),
-                   "env": dict(os.environ if env is None else env)}
+        request = _request(argv, cwd, dict(os.environ if env is None else env))
         self._connection = socket.socket(socket.AF_UNIX)
         try:
             self._connection.connect(_server_address())
@@ -159,6 +157,10 @@ def _can_start_warm(argv, env):
         not any(k.startswith("PYTHON") and env.get(k) != os.environ.get(k) for k in set(env) | set(os.environ))
 
 
+def _request(argv, cwd, env):
+    return {"argv": [str(a) for a in argv], "cwd": str(cwd or os.getcwd()), "env": env}
+
+
 def _text(data):
     # as subprocess.run(text=True) reads a pipe: the locale's encoding (UTF-8 here), universal newlines
     return data.decode().replace("\r\n", "\n")
@@ -175,7 +177,7 @@ def _server_call(request, fds, argv, timeout):
         try:
             line = reply.readline()
         except TimeoutError:
-            os.kill(pid, 9)
+            os.kill(pid, signal.SIGKILL)
             raise subprocess.TimeoutExpired(argv, timeout) from None
         return int(line.split()[1])
     finally:
@@ -202,7 +204,6 @@ def _server_address():
 
 def serve(address):
     import importlib
-    import signal
     for name in PRELOADED:
         try:
             importlib.import_module(name)
@@ -228,7 +229,6 @@ def serve(address):
 
 def _supervise(connection, request, fds):
     """In the supervisor: start the script, tell its pid, then its exit status."""
-    import signal
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     pid = os.fork()
     if pid == 0:
@@ -247,8 +247,6 @@ def _become_script(request, fds):
     import io
     import random
     import runpy
-    import signal
-    import time
     for target, fd in zip((0, 1, 2), fds):
         os.dup2(fd, target)
         os.close(fd)
