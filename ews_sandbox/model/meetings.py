@@ -167,10 +167,7 @@ def update_occurrence(conn, occurrence_row, before=None, to_changed=False):
             series = _cancel_occurrence_copy(conn, series, index, room=user["kind"] == "room")
         else:
             series = _cancel_orphan(conn, user, uid, occurrence_row["original_start"])
-        if user["kind"] != "room":
-            notice = _cancellation(before, organizer, series, None)
-            _set(notice, "RecurrenceId", occurrence_row["original_start"])
-            _deliver_message(conn, user, "inbox", notice)
+        _send_cancellation(conn, user, before, organizer, series, occurrence=occurrence_row["original_start"])
     for _, attendee, address in attendees(item):
         if to_changed and address.casefold() in was:
             continue  # unchanged attendees hear nothing: their copies stay as they were
@@ -427,17 +424,11 @@ def cancel(conn, organizer_row, body=None):
         mine = copy_in_calendar(conn, user["id"], uid)
         if one is not None and mine is None:  # invited to that occurrence alone
             orphan = _cancel_orphan(conn, user, uid, organizer_row["original_start"])
-            if user["kind"] != "room":
-                notice = _cancellation(item, organizer, orphan, body)
-                _set(notice, "RecurrenceId", organizer_row["original_start"])
-                _deliver_message(conn, user, "inbox", notice)
+            _send_cancellation(conn, user, item, organizer, orphan, body, organizer_row["original_start"])
             continue
         if one is not None:
             mine = _cancel_occurrence_copy(conn, mine, one, room=user["kind"] == "room")
-            if user["kind"] != "room":
-                notice = _cancellation(item, organizer, mine, body)
-                _set(notice, "RecurrenceId", organizer_row["original_start"])
-                _deliver_message(conn, user, "inbox", notice)
+            _send_cancellation(conn, user, item, organizer, mine, body, organizer_row["original_start"])
             continue
         _cancel_for(conn, user, organizer, item, mine, body)
     if one is not None:
@@ -464,10 +455,7 @@ def _cancel_for(conn, user, organizer, item, mine, body=None):
         copy_item = etree.fromstring(mine["xml"])
         _mark_cancelled(copy_item)
         mine = items.save(conn, mine, copy_item)
-    notice = _meeting_message("MeetingCancellation", item, organizer, mine, subject_prefix="Canceled: ")
-    if body is not None:
-        _replace(notice, copy.deepcopy(body))
-    _deliver_message(conn, user, "inbox", notice)
+    _send_cancellation(conn, user, item, organizer, mine, body)
 
 
 def uninvite(conn, organizer_row, before, removed):
@@ -499,11 +487,17 @@ def _cancel_occurrence_copy(conn, master_row, index, room):
     return items.get(conn, master_row["id"])
 
 
-def _cancellation(item, organizer, calendar_row, body):
+def _send_cancellation(conn, user, item, organizer, calendar_row, body=None, occurrence=None):
+    """A MeetingCancellation in `user`'s Inbox (a room gets none); for one occurrence, naming it
+    by its RecurrenceId (`occurrence`, its original start)."""
+    if user["kind"] == "room":
+        return
     notice = _meeting_message("MeetingCancellation", item, organizer, calendar_row, subject_prefix="Canceled: ")
     if body is not None:
         _replace(notice, copy.deepcopy(body))
-    return notice
+    if occurrence is not None:
+        _set(notice, "RecurrenceId", occurrence)
+    _deliver_message(conn, user, "inbox", notice)
 
 
 def remove(conn, mailbox_id, reference_row):
